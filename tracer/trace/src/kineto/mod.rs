@@ -1,0 +1,315 @@
+//! Reader for PyTorch profiler / Kineto traces (`.json`, `.json.gz`), and for
+//! any Chrome trace JSON with the same event shapes.
+//!
+//! Streamed: a thread decompresses into chunks ([`source`]), this thread cuts
+//! `traceEvents` into single events with a structural scan ([`scan`]) and
+//! parses each with serde_json into borrowed fields ([`event`]). The whole
+//! document is never in memory and never a `serde_json::Value`.
+//!
+//! Malformed single events are skipped and counted (with the first one's event
+//! index and byte offset); a document that is not JSON, is empty, or ends early
+//! is an error.
+
+mod event;
+mod scan;
+mod source;
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::builder::TraceBuilder;
+use crate::diag::{Location, WarningKind};
+use crate::error::{ReadError, ReadErrorKind, describe_byte};
+use crate::model::{DeviceInfo, Trace};
+use event::{IdMap, Problem, interpret};
+use scan::{Scan, skip_ws, value_end};
+use source::{ChunkSource, SourceError};
+
+/// Reads a Kineto trace file into a [`Trace`].
+pub fn read_kineto(path: &Path) -> Result<Trace, ReadError> {
+    let err = |kind| ReadError::new(path, kind);
+    let src = ChunkSource::open(path).map_err(|e| err(ReadErrorKind::Io(e)))?;
+    let mut r = Reader { src, buf: Vec::new(), pos: 0, base: 0, eof: false };
+    let mut b = TraceBuilder::new("kineto");
+    parse_document(&mut r, &mut b).map_err(err)?;
+    Ok(b.finish())
+}
+
+/// Reads uncompressed Kineto JSON from memory; `label` names it in errors.
+pub fn read_kineto_bytes(bytes: &[u8], label: &Path) -> Result<Trace, ReadError> {
+    let mut r = Reader::from_bytes(bytes);
+    let mut b = TraceBuilder::new("kineto");
+    parse_document(&mut r, &mut b).map_err(|k| ReadError::new(label, k))?;
+    Ok(b.finish())
+}
+
+/// A growable window over the decompressed byte stream.
+struct Reader {
+    src: ChunkSource,
+    /// Bytes not yet consumed; `buf[0]` is at absolute offset `base`.
+    buf: Vec<u8>,
+    pos: usize,
+    base: u64,
+    eof: bool,
+}
+
+impl Reader {
+    fn from_bytes(bytes: &[u8]) -> Reader {
+        Reader { src: ChunkSource::from_vec(bytes.to_vec()), buf: Vec::new(), pos: 0, base: 0, eof: false }
+    }
+
+    fn offset(&self, i: usize) -> u64 {
+        self.base + i as u64
+    }
+
+    /// Appends the next chunk, dropping bytes before `keep`. Returns false at the end.
+    fn refill(&mut self, keep: usize) -> Result<bool, ReadErrorKind> {
+        if self.eof {
+            return Ok(false);
+        }
+        match self.src.next_chunk() {
+            None => {
+                self.eof = true;
+                Ok(false)
+            }
+            Some(Ok(chunk)) => {
+                if keep > 0 {
+                    self.buf.drain(..keep);
+                    self.base += keep as u64;
+                    self.pos -= keep.min(self.pos);
+                }
+                if self.buf.is_empty() {
+                    self.buf = chunk;
+                } else {
+                    self.buf.extend_from_slice(&chunk);
+                }
+                Ok(true)
+            }
+            Some(Err(SourceError::Io(e))) => Err(ReadErrorKind::Io(e)),
+            Some(Err(SourceError::Gzip { decompressed_bytes, source })) => {
+                Err(ReadErrorKind::Gzip { decompressed_bytes, source })
+            }
+        }
+    }
+
+    /// The next non-whitespace byte (not consumed), or `None` at the end.
+    fn peek(&mut self) -> Result<Option<u8>, ReadErrorKind> {
+        loop {
+            self.pos = skip_ws(&self.buf, self.pos);
+            if self.pos < self.buf.len() {
+                return Ok(Some(self.buf[self.pos]));
+            }
+            let keep = self.pos;
+            if !self.refill(keep)? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// The next complete value as `buf[start..end]`; `pos` moves past it.
+    fn value(&mut self, context: &dyn Fn() -> String) -> Result<(usize, usize), ReadErrorKind> {
+        if self.peek()?.is_none() {
+            return Err(ReadErrorKind::Truncated { offset: self.offset(self.pos), context: context() });
+        }
+        loop {
+            match value_end(&self.buf, self.pos, self.eof) {
+                Scan::Complete(end) => {
+                    let start = self.pos;
+                    self.pos = end;
+                    return Ok((start, end));
+                }
+                Scan::Invalid(i) => {
+                    return Err(ReadErrorKind::Syntax {
+                        offset: self.offset(i),
+                        context: context(),
+                        message: format!("{} cannot start a JSON value", describe_byte(self.buf.get(i).copied())),
+                    });
+                }
+                Scan::Incomplete => {
+                    let keep = self.pos;
+                    if !self.refill(keep)? {
+                        if let Scan::Complete(end) = value_end(&self.buf, self.pos, true) {
+                            let start = self.pos;
+                            self.pos = end;
+                            return Ok((start, end));
+                        }
+                        return Err(ReadErrorKind::Truncated { offset: self.offset(self.pos), context: context() });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Consumes `byte` (after whitespace) or fails with what was found instead.
+    fn expect(&mut self, byte: u8, context: &dyn Fn() -> String) -> Result<(), ReadErrorKind> {
+        match self.peek()? {
+            Some(b) if b == byte => {
+                self.pos += 1;
+                Ok(())
+            }
+            None => Err(ReadErrorKind::Truncated { offset: self.offset(self.pos), context: context() }),
+            found => Err(ReadErrorKind::Syntax {
+                offset: self.offset(self.pos),
+                context: context(),
+                message: format!("expected '{}', found {}", byte as char, describe_byte(found)),
+            }),
+        }
+    }
+}
+
+/// Header fields of a Kineto document that boundscope keeps.
+#[derive(Deserialize)]
+struct RawDevice {
+    id: u32,
+    #[serde(default)]
+    name: String,
+    #[serde(rename = "totalGlobalMem", default)]
+    total_global_mem: Option<u64>,
+    #[serde(rename = "computeMajor", default)]
+    compute_major: Option<u32>,
+    #[serde(rename = "computeMinor", default)]
+    compute_minor: Option<u32>,
+    #[serde(rename = "numSms", default)]
+    num_sms: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct RawDistributed {
+    #[serde(default)]
+    rank: Option<i64>,
+}
+
+fn parse_document(r: &mut Reader, b: &mut TraceBuilder) -> Result<(), ReadErrorKind> {
+    // Skip a UTF-8 byte-order mark.
+    if r.peek()?.is_none() {
+        return Err(ReadErrorKind::Empty);
+    }
+    if r.buf[r.pos..].starts_with(&[0xef, 0xbb, 0xbf]) {
+        r.pos += 3;
+    }
+    match r.peek()? {
+        Some(b'{') => r.pos += 1,
+        None => return Err(ReadErrorKind::Empty),
+        found => return Err(ReadErrorKind::NotJson { offset: r.offset(r.pos), found: describe_byte(found) }),
+    }
+    let top = || "the top-level object".to_string();
+    let mut saw_events = false;
+    let mut first = true;
+    loop {
+        match r.peek()? {
+            Some(b'}') => {
+                r.pos += 1;
+                break;
+            }
+            None => return Err(ReadErrorKind::Truncated { offset: r.offset(r.pos), context: top() }),
+            _ => {}
+        }
+        if !first {
+            r.expect(b',', &top)?;
+        }
+        first = false;
+        let (ks, ke) = r.value(&top)?;
+        let key: String = serde_json::from_slice(&r.buf[ks..ke]).map_err(|e| ReadErrorKind::Syntax {
+            offset: r.offset(ks),
+            context: top(),
+            message: format!("expected a key: {e}"),
+        })?;
+        r.expect(b':', &top)?;
+        if key == "traceEvents" {
+            parse_events(r, b)?;
+            saw_events = true;
+        } else {
+            let ctx = || format!("the \"{key}\" field");
+            let (vs, ve) = r.value(&ctx)?;
+            let offset = r.offset(vs);
+            header_field(&key, &r.buf[vs..ve], offset, b);
+        }
+    }
+    if !saw_events {
+        return Err(ReadErrorKind::NoTraceEvents);
+    }
+    if let Some(found) = r.peek()? {
+        let offset = r.offset(r.pos);
+        b.diagnostics_mut().warn(WarningKind::TrailingData, None, || {
+            format!("data after the end of the JSON document at byte offset {offset} ({}) was ignored", describe_byte(Some(found)))
+        });
+    }
+    Ok(())
+}
+
+fn header_field(key: &str, bytes: &[u8], offset: u64, b: &mut TraceBuilder) {
+    let bad = |b: &mut TraceBuilder, e: serde_json::Error| {
+        b.diagnostics_mut().warn(WarningKind::MalformedEvent, None, || {
+            format!("header field \"{key}\" at byte offset {offset} is malformed ({e}); ignored")
+        });
+    };
+    match key {
+        "deviceProperties" => match serde_json::from_slice::<Vec<RawDevice>>(bytes) {
+            Ok(devs) => {
+                for d in devs {
+                    b.add_device(DeviceInfo {
+                        id: d.id,
+                        name: d.name,
+                        total_mem_bytes: d.total_global_mem,
+                        compute_capability: d.compute_major.zip(d.compute_minor),
+                        sm_count: d.num_sms,
+                    });
+                }
+            }
+            Err(e) => bad(b, e),
+        },
+        "baseTimeNanoseconds" => match serde_json::from_slice::<i64>(bytes) {
+            Ok(v) => b.meta_mut().base_time_ns = Some(v),
+            Err(e) => bad(b, e),
+        },
+        "distributedInfo" => match serde_json::from_slice::<RawDistributed>(bytes) {
+            Ok(d) => b.meta_mut().rank = d.rank,
+            Err(e) => bad(b, e),
+        },
+        "traceName" => {
+            if let Ok(name) = serde_json::from_slice::<String>(bytes) {
+                b.meta_mut().trace_name = Some(name);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn parse_events(r: &mut Reader, b: &mut TraceBuilder) -> Result<(), ReadErrorKind> {
+    let list = || "the \"traceEvents\" array".to_string();
+    r.expect(b'[', &list)?;
+    let mut ids = IdMap::default();
+    let mut index: u64 = 0;
+    loop {
+        match r.peek()? {
+            Some(b']') => {
+                r.pos += 1;
+                return Ok(());
+            }
+            None => {
+                return Err(ReadErrorKind::Truncated {
+                    offset: r.offset(r.pos),
+                    context: format!("the \"traceEvents\" array after event #{index}"),
+                });
+            }
+            _ => {}
+        }
+        if index > 0 {
+            let ctx = || format!("the \"traceEvents\" array after event #{}", index - 1);
+            r.expect(b',', &ctx)?;
+        }
+        let ctx = || format!("event #{index}");
+        let (s, e) = r.value(&ctx)?;
+        let location = Location { event_index: index, byte_offset: r.offset(s) };
+        b.set_location(location);
+        if let Err(p) = interpret(&r.buf[s..e], b, &mut ids) {
+            let (kind, msg) = match p {
+                Problem::Malformed(m) => (WarningKind::MalformedEvent, m),
+                Problem::Missing(m) => (WarningKind::MissingField, m),
+            };
+            b.warn(kind, || format!("{msg}; event skipped"));
+        }
+        index += 1;
+    }
+}

@@ -20,11 +20,7 @@ fn base_name(name: &str) -> &str {
 
 /// The layer of an API name: `cu*` (not `cuda*`) is the driver API.
 pub fn api_layer(name: &str) -> ApiLayer {
-    if name.starts_with("cu") && !name.starts_with("cuda") {
-        ApiLayer::Driver
-    } else {
-        ApiLayer::Runtime
-    }
+    if name.starts_with("cu") && !name.starts_with("cuda") { ApiLayer::Driver } else { ApiLayer::Runtime }
 }
 
 /// Classifies a CUDA/HIP API call by name.

@@ -5,7 +5,7 @@
 use std::fmt;
 
 /// Where in a source an event was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Location {
     /// 0-based index of the event in the source (in `traceEvents` for Kineto).
     pub event_index: u64,
@@ -20,7 +20,7 @@ impl fmt::Display for Location {
 }
 
 /// Kinds of recoverable problems.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WarningKind {
     /// An event that could not be interpreted (bad JSON inside it, wrong field types).
@@ -60,7 +60,8 @@ impl WarningKind {
 }
 
 /// One kind of warning: how often, and the first occurrence.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Warning {
     pub kind: WarningKind,
     pub count: u64,
@@ -95,13 +96,7 @@ impl Diagnostics {
     }
 
     /// Counts `n` occurrences of `kind` at once.
-    pub fn warn_n(
-        &mut self,
-        kind: WarningKind,
-        n: u64,
-        location: Option<Location>,
-        message: impl FnOnce() -> String,
-    ) {
+    pub fn warn_n(&mut self, kind: WarningKind, n: u64, location: Option<Location>, message: impl FnOnce() -> String) {
         if n == 0 {
             return;
         }
@@ -147,9 +142,6 @@ mod tests {
         assert_eq!(d.count(WarningKind::NegativeDuration), 2);
         assert_eq!(d.count(WarningKind::UnmatchedActivity), 4);
         assert_eq!(d.warnings()[0].first_message, "dur -5");
-        assert_eq!(
-            d.warnings()[0].to_string(),
-            "negative duration x2 (first: event #3 at byte offset 120: dur -5)"
-        );
+        assert_eq!(d.warnings()[0].to_string(), "negative duration x2 (first: event #3 at byte offset 120: dur -5)");
     }
 }

@@ -226,7 +226,8 @@ pub struct ProcessInfo {
 }
 
 /// A GPU named by the trace (Kineto `deviceProperties`, NVML).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeviceInfo {
     pub id: u32,
     pub name: String,
@@ -320,10 +321,7 @@ pub(crate) fn permute<T: Copy>(v: &mut Vec<T>, perm: &[u32]) {
 
 /// Permutation that sorts rows by (start, end), stable; `None` when already sorted.
 pub(crate) fn sort_permutation(start: &[i64], end: &[i64]) -> Option<Vec<u32>> {
-    let sorted = start
-        .windows(2)
-        .zip(end.windows(2))
-        .all(|(s, e)| (s[0], e[0]) <= (s[1], e[1]));
+    let sorted = start.windows(2).zip(end.windows(2)).all(|(s, e)| (s[0], e[0]) <= (s[1], e[1]));
     if sorted {
         return None;
     }

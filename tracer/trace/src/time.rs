@@ -100,9 +100,7 @@ pub fn us_text_to_ns(text: &[u8]) -> Result<i64, TimeParseError> {
         if exp10 > 38 {
             return if mantissa == 0 { Ok(0) } else { Err(TimeParseError::OutOfRange) };
         }
-        mantissa
-            .checked_mul(10_i128.pow(exp10.unsigned_abs()))
-            .ok_or(TimeParseError::OutOfRange)?
+        mantissa.checked_mul(10_i128.pow(exp10.unsigned_abs())).ok_or(TimeParseError::OutOfRange)?
     } else {
         let shift = exp10.unsigned_abs();
         if shift > 38 {

@@ -175,8 +175,7 @@ impl IdMap {
 
 fn time_field(v: Option<&RawValue>, field: &str, cat: &str) -> Result<i64, Problem> {
     let raw = v.ok_or_else(|| Problem::Missing(format!("'{cat}' event has no \"{field}\"")))?;
-    us_text_to_ns(raw.get().as_bytes())
-        .map_err(|e| Problem::Malformed(format!("\"{field}\": {} {e}", raw.get())))
+    us_text_to_ns(raw.get().as_bytes()).map_err(|e| Problem::Malformed(format!("\"{field}\": {} {e}", raw.get())))
 }
 
 fn u32_of(n: Option<Num>, fallback: i64) -> u32 {
@@ -217,8 +216,7 @@ pub(crate) fn interpret(bytes: &[u8], b: &mut TraceBuilder, ids: &mut IdMap) -> 
                 Some(Id::Int(p)) => u32::try_from(p).ok(),
                 _ => None,
             };
-            let c: CounterEvent<'_> =
-                serde_json::from_slice(bytes).map_err(|e| Problem::Malformed(e.to_string()))?;
+            let c: CounterEvent<'_> = serde_json::from_slice(bytes).map_err(|e| Problem::Malformed(e.to_string()))?;
             for (key, v) in &c.args {
                 if let Some(x) = v.as_f64() {
                     let series = if c.args.len() == 1 { name.clone() } else { format!("{name}/{key}") };
@@ -267,15 +265,9 @@ fn complete_event(ev: RawEvent<'_>, b: &mut TraceBuilder, ids: &mut IdMap) -> Re
         "kernel" | "Kernel" => b.gpu_activity(activity(ActivityKind::Kernel)),
         "gpu_memcpy" | "Memcpy" => b.gpu_activity(activity(ActivityKind::Memcpy)),
         "gpu_memset" | "Memset" => b.gpu_activity(activity(ActivityKind::Memset)),
-        "cuda_runtime" | "cuda_driver" | "Runtime" | "Driver" => b.api_call(ApiCallIn {
-            name,
-            pid,
-            tid,
-            start_ns: start,
-            end_ns: end,
-            correlation,
-            external_id,
-        }),
+        "cuda_runtime" | "cuda_driver" | "Runtime" | "Driver" => {
+            b.api_call(ApiCallIn { name, pid, tid, start_ns: start, end_ns: end, correlation, external_id })
+        }
         "cpu_op" | "Operator" | "operator" => b.host_op(host(HostOpKind::Operator)),
         "user_annotation" | "UserAnnotation" => b.host_op(host(HostOpKind::Annotation)),
         "python_function" => b.host_op(host(HostOpKind::Python)),

@@ -232,7 +232,10 @@ fn parse_document(r: &mut Reader, b: &mut TraceBuilder) -> Result<(), ReadErrorK
     if let Some(found) = r.peek()? {
         let offset = r.offset(r.pos);
         b.diagnostics_mut().warn(WarningKind::TrailingData, None, || {
-            format!("data after the end of the JSON document at byte offset {offset} ({}) was ignored", describe_byte(Some(found)))
+            format!(
+                "data after the end of the JSON document at byte offset {offset} ({}) was ignored",
+                describe_byte(Some(found))
+            )
         });
     }
     Ok(())

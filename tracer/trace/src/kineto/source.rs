@@ -115,11 +115,8 @@ fn pump(mut r: impl Read, tx: &SyncSender<Result<Vec<u8>, SourceError>>, gzip: b
             }
         }
         if let Some(e) = err {
-            let err = if gzip {
-                SourceError::Gzip { decompressed_bytes: total, source: e }
-            } else {
-                SourceError::Io(e)
-            };
+            let err =
+                if gzip { SourceError::Gzip { decompressed_bytes: total, source: e } } else { SourceError::Io(e) };
             let _ = tx.send(Err(err));
             return;
         }

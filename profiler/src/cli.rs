@@ -1,0 +1,50 @@
+//! Command-line definitions (clap stays in this crate; libraries take plain structs).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "boundscope", version, about = "Find where an LLM workload turns from CPU-bound to GPU-bound")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyze PyTorch profiler (Kineto) traces: launch and queuing metrics, CPU-/GPU-bound verdict.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Trace files (.json or .json.gz); several are compared side by side.
+    #[arg(required = true, value_name = "TRACE")]
+    pub traces: Vec<PathBuf>,
+    /// Focus on step N (ProfilerStep#N, or the N-th boundscope:step range).
+    #[arg(long, value_name = "N", conflicts_with = "all_steps")]
+    pub step: Option<i64>,
+    /// Print one row per step.
+    #[arg(long)]
+    pub all_steps: bool,
+    /// Rows in the top-kernels tables.
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    pub top: usize,
+    /// Print the JSON report (docs/json-schema.md) on stdout instead of the text summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Write CSV tables (launches.csv, kernels.csv, steps.csv) into DIR
+    /// (one subdirectory per trace when several are given).
+    #[arg(long, value_name = "DIR")]
+    pub csv: Option<PathBuf>,
+    /// Count memcpy/memset launches in TKLQT as well as kernels.
+    #[arg(long)]
+    pub include_mem: bool,
+    /// Null-kernel launch latency of the platform in us (the CPU/GPU-bound queue threshold is twice this).
+    #[arg(long, value_name = "US", default_value_t = 2.5)]
+    pub launch_floor_us: f64,
+    /// Treat warnings (malformed events, unmatched kernels, clock skew) as errors (exit code 3).
+    #[arg(long)]
+    pub strict: bool,
+}

@@ -1,0 +1,51 @@
+//! The `boundscope` command line: turns arguments into plain configuration
+//! structs, runs the command, and maps failures to exit codes:
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | success |
+//! | 1 | internal failure (a bug: please report it) |
+//! | 2 | bad input or usage: unreadable trace, unknown option, unwritable output |
+//! | 3 | `--strict` and the input had recoverable problems (warnings) |
+
+mod analyze_cmd;
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// A failure with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn input(error: impl Into<anyhow::Error>) -> Failure {
+        Failure { code: 2, error: error.into() }
+    }
+
+    pub fn strict(error: impl Into<anyhow::Error>) -> Failure {
+        Failure { code: 3, error: error.into() }
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Failure {
+        Failure { code: 1, error: error.into() }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let result = match args.command {
+        cli::Command::Analyze(a) => analyze_cmd::run(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("boundscope: error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Plain-text summaries with aligned tables, for a terminal or a log. No
+//! terminal control codes: the caller decides where the text goes.
+
+use std::fmt::Write;
+
+use boundscope_analysis::{StepMedian, TraceReport, WindowMetrics};
+
+/// Formats nanoseconds with a readable unit (ns, us, ms, s).
+pub fn fmt_ns(ns: f64) -> String {
+    let a = ns.abs();
+    if a < 1_000.0 {
+        format!("{ns:.0} ns")
+    } else if a < 1_000_000.0 {
+        format!("{:.1} us", ns / 1e3)
+    } else if a < 1_000_000_000.0 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.3} s", ns / 1e9)
+    }
+}
+
+pub fn fmt_pct(frac: Option<f64>) -> String {
+    frac.map_or("-".to_string(), |f| format!("{:.1}%", f * 100.0))
+}
+
+fn fmt_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b < 1e3 {
+        format!("{b:.0} B")
+    } else if b < 1e6 {
+        format!("{:.1} kB", b / 1e3)
+    } else if b < 1e9 {
+        format!("{:.1} MB", b / 1e6)
+    } else {
+        format!("{:.2} GB", b / 1e9)
+    }
+}
+
+/// Shortens a (templated) kernel name to `max` characters.
+pub fn short_name(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        return name.to_string();
+    }
+    let head: String = name.chars().take(max.saturating_sub(3)).collect();
+    format!("{head}...")
+}
+
+/// A table with a header row; the first column is left-aligned, the others right-aligned.
+#[derive(Debug, Default)]
+pub struct TextTable {
+    rows: Vec<Vec<String>>,
+}
+
+impl TextTable {
+    pub fn new(header: &[&str]) -> Self {
+        TextTable { rows: vec![header.iter().map(|s| s.to_string()).collect()] }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn render(&self, indent: &str) -> String {
+        let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..cols)
+            .map(|c| self.rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+            .collect();
+        let mut out = String::new();
+        for r in &self.rows {
+            out.push_str(indent);
+            for (c, cell) in r.iter().enumerate() {
+                if c == 0 {
+                    let _ = write!(out, "{cell:<w$}", w = widths[c]);
+                } else {
+                    let _ = write!(out, "  {cell:>w$}", w = widths[c]);
+                }
+            }
+            let trimmed = out.trim_end().len();
+            out.truncate(trimmed);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+const WINDOW_HEADER: [&str; 12] = [
+    "window",
+    "verdict",
+    "kernels",
+    "TKLQT",
+    "mean l2s",
+    "AKD",
+    "IL",
+    "busy",
+    "exposed",
+    "host wait",
+    "queue p50",
+    "sync",
+];
+
+fn window_row(w: &WindowMetrics) -> Vec<String> {
+    vec![
+        w.label.clone(),
+        w.verdict.bound.as_str().to_string(),
+        w.kernels.to_string(),
+        fmt_ns(w.tklqt_ns as f64),
+        fmt_ns(w.mean_launch_to_start_ns),
+        fmt_ns(w.akd_ns),
+        fmt_ns(w.il_ns as f64),
+        fmt_pct(w.busy_frac),
+        fmt_ns(w.exposed_launch_ns as f64),
+        fmt_ns(w.host_wait_ns as f64),
+        fmt_ns(w.queue.p50_ns),
+        fmt_ns(w.sync_ns as f64),
+    ]
+}
+
+fn median_row(m: &StepMedian) -> Vec<String> {
+    vec![
+        format!("median of {} steps", m.steps),
+        format!("{}C/{}T/{}G", m.cpu_bound_steps, m.transitional_steps, m.gpu_bound_steps),
+        format!("{:.0}", m.kernels),
+        fmt_ns(m.tklqt_ns),
+        fmt_ns(m.mean_launch_to_start_ns),
+        fmt_ns(m.akd_ns),
+        fmt_ns(m.il_ns),
+        fmt_pct(m.busy_frac),
+        fmt_ns(m.exposed_launch_ns),
+        fmt_ns(m.host_wait_ns),
+        fmt_ns(m.queue_p50_ns),
+        fmt_ns(m.sync_ns),
+    ]
+}
+
+/// What to include in a single-trace summary.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SummaryOptions {
+    /// Print one row per step.
+    pub all_steps: bool,
+    /// Focus on this step: its verdict and evidence come first.
+    pub step: Option<i64>,
+    /// Rows of the top-kernels table.
+    pub top_k: usize,
+}
+
+/// The window whose evidence a summary shows: the chosen step, else the
+/// median-TKLQT step, else the whole trace.
+fn focus_window<'a>(r: &'a TraceReport, opts: &SummaryOptions) -> &'a WindowMetrics {
+    if let Some(n) = opts.step
+        && let Some(w) = r.steps.iter().find(|w| w.step == Some(n))
+    {
+        return w;
+    }
+    let mut with_work: Vec<&WindowMetrics> = r.steps.iter().filter(|w| w.kernels > 0).collect();
+    if with_work.is_empty() {
+        return &r.trace_window;
+    }
+    with_work.sort_by_key(|w| w.tklqt_ns);
+    with_work[with_work.len() / 2]
+}
+
+/// The summary of one trace: verdict first, then the numbers behind it.
+pub fn summary(r: &TraceReport, opts: &SummaryOptions) -> String {
+    let mut o = String::new();
+    let c = &r.counts;
+    let _ = writeln!(
+        o,
+        "{}  ({}{}; {} kernels, {} memcpy, {} memset, {} launch calls, {} steps)",
+        r.source,
+        r.format,
+        if r.simulated { ", SIMULATED: model output, not a measurement" } else { "" },
+        c.kernels,
+        c.memcpys,
+        c.memsets,
+        c.launch_calls,
+        c.steps
+    );
+    let focus = focus_window(r, opts);
+    let (bound, basis) = match opts.step {
+        Some(_) => (focus.verdict.bound, focus.label.clone()),
+        None => (r.headline.bound, r.headline.basis.clone()),
+    };
+    let _ = writeln!(o, "\nVERDICT: {}  ({basis})", bound.as_str().to_uppercase());
+    let _ = writeln!(o, "  evidence from {}:", focus.label);
+    for e in &focus.verdict.evidence {
+        let _ = writeln!(o, "    - {e}");
+    }
+
+    let _ = writeln!(o, "\nWINDOWS");
+    let mut t = TextTable::new(&WINDOW_HEADER);
+    t.row(window_row(&r.trace_window));
+    if let Some(m) = &r.step_median {
+        t.row(median_row(m));
+    }
+    for w in &r.steps {
+        if opts.all_steps || opts.step == w.step {
+            t.row(window_row(w));
+        }
+    }
+    o.push_str(&t.render("  "));
+    let _ = writeln!(
+        o,
+        "  (TKLQT = total kernel launch-to-start time; l2s = launch-to-start; AKD = mean kernel duration; \
+         IL = inference latency; busy = GPU busy / IL)"
+    );
+
+    let w = focus;
+    let _ = writeln!(o, "\nLAUNCHES ({})", w.label);
+    let mut t = TextTable::new(&["quantity", "count", "sum", "p50", "p95", "max"]);
+    for (name, d) in [("launch-to-start", &w.launch_to_start), ("API call", &w.api), ("queue", &w.queue)] {
+        t.row(vec![
+            name.to_string(),
+            d.count.to_string(),
+            fmt_ns(d.sum_ns as f64),
+            fmt_ns(d.p50_ns),
+            fmt_ns(d.p95_ns),
+            fmt_ns(d.max_ns as f64),
+        ]);
+    }
+    o.push_str(&t.render("  "));
+    let _ = writeln!(
+        o,
+        "  GPU busy {} of IL {} (idle {}, paper idle {}); exposed launch {}, host wait {}; sync {} in {} calls",
+        fmt_ns(w.gpu_busy_ns as f64),
+        fmt_ns(w.il_ns as f64),
+        fmt_ns(w.gpu_idle_ns as f64),
+        fmt_ns(w.gpu_idle_paper_ns as f64),
+        fmt_ns(w.exposed_launch_ns as f64),
+        fmt_ns(w.host_wait_ns as f64),
+        fmt_ns(w.sync_ns as f64),
+        w.sync_calls
+    );
+    if w.graph_internal_kernels > 0 {
+        let _ = writeln!(
+            o,
+            "  {} kernels ran inside CUDA graphs without a launch of their own (graph-internal; TKLQT over all matched kernels: {})",
+            w.graph_internal_kernels,
+            fmt_ns(w.tklqt_all_ns as f64)
+        );
+    }
+    if !w.queue_depth.is_empty() {
+        let _ = writeln!(o, "\nQUEUE DEPTH ({}, over IL)", w.label);
+        let mut t = TextTable::new(&["stream", "mean", "max", "time >1"]);
+        for d in &w.queue_depth {
+            t.row(vec![
+                format!("GPU {} stream {}", d.device, d.stream),
+                format!("{:.2}", d.mean_depth),
+                d.max_depth.to_string(),
+                fmt_pct(Some(d.frac_time_depth_gt1)),
+            ]);
+        }
+        o.push_str(&t.render("  "));
+    }
+
+    let top = &r.top_kernels.by_total_time;
+    if !top.is_empty() {
+        let _ = writeln!(o, "\nTOP KERNELS by total time (whole trace)");
+        let mut t = TextTable::new(&["kernel", "count", "total", "mean", "p50", "mean l2s"]);
+        for k in top.iter().take(opts.top_k.max(1)) {
+            t.row(vec![
+                short_name(&k.name, 60),
+                k.count.to_string(),
+                fmt_ns(k.total_ns as f64),
+                fmt_ns(k.mean_ns),
+                fmt_ns(k.p50_ns),
+                k.mean_launch_to_start_ns.map_or("-".into(), fmt_ns),
+            ]);
+        }
+        o.push_str(&t.render("  "));
+    }
+    if !r.memory.is_empty() {
+        let _ = writeln!(o, "\nMEMORY (whole trace)");
+        let mut t = TextTable::new(&["operation", "count", "bytes", "time", "bandwidth"]);
+        for m in &r.memory {
+            t.row(vec![
+                short_name(&m.name, 40),
+                m.count.to_string(),
+                fmt_bytes(m.bytes),
+                fmt_ns(m.time_ns as f64),
+                format!("{:.1} GB/s", m.bandwidth_gbps),
+            ]);
+        }
+        o.push_str(&t.render("  "));
+    }
+    if !r.warnings.is_empty() {
+        let _ = writeln!(o, "\nWARNINGS");
+        for w in &r.warnings {
+            let _ = writeln!(o, "  - {w}");
+        }
+    }
+    o
+}
+
+/// Several traces side by side: one column per trace.
+pub fn comparison(reports: &[TraceReport], labels: &[String]) -> String {
+    let mut header: Vec<&str> = vec!["metric"];
+    header.extend(labels.iter().map(String::as_str));
+    let mut t = TextTable::new(&header);
+    let focus: Vec<(&WindowMetrics, Option<&StepMedian>)> =
+        reports.iter().map(|r| (&r.trace_window, r.step_median.as_ref())).collect();
+    let row =
+        |t: &mut TextTable, name: &str, f: &dyn Fn(&TraceReport, &WindowMetrics, Option<&StepMedian>) -> String| {
+            let mut cells = vec![name.to_string()];
+            cells.extend(reports.iter().zip(&focus).map(|(r, (w, m))| f(r, w, *m)));
+            t.row(cells);
+        };
+    row(&mut t, "verdict", &|r, _, _| r.headline.bound.as_str().to_string());
+    row(&mut t, "verdict basis", &|r, _, _| r.headline.basis.clone());
+    row(&mut t, "steps", &|r, _, _| r.counts.steps.to_string());
+    row(&mut t, "kernels (trace)", &|r, _, _| r.counts.kernels.to_string());
+    row(&mut t, "TKLQT (trace)", &|_, w, _| fmt_ns(w.tklqt_ns as f64));
+    row(&mut t, "TKLQT (median step)", &|_, _, m| m.map_or("-".into(), |m| fmt_ns(m.tklqt_ns)));
+    row(&mut t, "mean launch-to-start", &|_, w, _| fmt_ns(w.mean_launch_to_start_ns));
+    row(&mut t, "AKD", &|_, w, _| fmt_ns(w.akd_ns));
+    row(&mut t, "IL (median step)", &|_, w, m| m.map_or(fmt_ns(w.il_ns as f64), |m| fmt_ns(m.il_ns)));
+    row(&mut t, "busy (median step)", &|_, w, m| fmt_pct(m.and_then(|m| m.busy_frac).or(w.busy_frac)));
+    row(&mut t, "busy (trace)", &|_, w, _| fmt_pct(w.busy_frac));
+    row(&mut t, "exposed launch (trace)", &|_, w, _| fmt_ns(w.exposed_launch_ns as f64));
+    row(&mut t, "host wait (trace)", &|_, w, _| fmt_ns(w.host_wait_ns as f64));
+    row(&mut t, "API p50", &|_, w, _| fmt_ns(w.api.p50_ns));
+    row(&mut t, "queue p50", &|_, w, _| fmt_ns(w.queue.p50_ns));
+    row(&mut t, "queue p95", &|_, w, _| fmt_ns(w.queue.p95_ns));
+    row(&mut t, "sync (trace)", &|_, w, _| fmt_ns(w.sync_ns as f64));
+    row(&mut t, "unmatched activities", &|r, _, _| r.unmatched.total().to_string());
+    row(&mut t, "warnings", &|r, _, _| r.warnings.iter().map(|w| w.count).sum::<u64>().to_string());
+    t.render("  ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units() {
+        assert_eq!(fmt_ns(999.0), "999 ns");
+        assert_eq!(fmt_ns(2_260.0), "2.3 us");
+        assert_eq!(fmt_ns(3_500_000.0), "3.50 ms");
+        assert_eq!(fmt_ns(2.5e9), "2.500 s");
+        assert_eq!(fmt_pct(Some(0.1234)), "12.3%");
+        assert_eq!(fmt_pct(None), "-");
+    }
+
+    #[test]
+    fn table_aligns() {
+        let mut t = TextTable::new(&["a", "bb"]);
+        t.row(vec!["long name".into(), "1".into()]);
+        assert_eq!(t.render(""), "a          bb\nlong name   1\n");
+    }
+}

@@ -24,8 +24,8 @@ pub struct LaunchTable {
     pub exposed_launch_ns: Vec<i64>,
     /// The gap started before the host even began the launch call.
     pub host_wait: Vec<bool>,
-    /// A kernel of a CUDA graph launch other than the first to start: it has no
-    /// launch of its own, so it adds no TKLQT, queue or exposed-launch term.
+    /// An activity of a CUDA graph launch other than its first-starting kernel:
+    /// it has no launch of its own, so it adds no TKLQT, queue or exposed-launch term.
     pub graph_internal: Vec<bool>,
     /// Hardware latency split (CUPTI `queued`/`submitted`), when recorded.
     pub submit_ns: Vec<Option<i64>>,
@@ -123,7 +123,10 @@ pub fn build_launch_table(
         let li = l as usize;
         let (l_start, l_end) = (api.start_ns[li], api.end_ns[li]);
         let k_start = a.start_ns[i];
-        let graph_internal = api.kind[li] == ApiKind::GraphLaunch && graph_heads.insert(a.correlation[i], ()).is_some();
+        // The first-starting kernel of a graph launch stands for the launch; its
+        // other kernels and its copy/fill nodes are graph-internal.
+        let graph_internal = api.kind[li] == ApiKind::GraphLaunch
+            && (a.kind[i] != ActivityKind::Kernel || graph_heads.insert(a.correlation[i], ()).is_some());
         let l2s = k_start - l_start;
         let gap = gaps[i];
         let (exposed, host_wait) = if graph_internal {

@@ -178,8 +178,7 @@ pub fn analyze(trace: &Trace, source: &str, spec: &AnalysisSpec) -> PolarsResult
                 (Bound::Transitional, m.transitional_steps),
             ]
             .into_iter()
-            .max_by_key(|&(_, n)| n)
-            .unwrap_or((Bound::NoGpuWork, 0));
+            .fold((Bound::NoGpuWork, 0), |best, c| if c.1 > best.1 { c } else { best });
             if n == 0 {
                 Headline { bound: trace_window.verdict.bound, basis: "whole trace (no step has GPU work)".into() }
             } else {

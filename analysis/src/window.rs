@@ -178,7 +178,7 @@ impl WindowContext<'_> {
                 tklqt_all += raw.max(0);
             }
             if l.graph_internal[r] {
-                graph_internal += 1;
+                graph_internal += u64::from(is_kernel);
                 continue;
             }
             if is_kernel || spec.include_mem {

@@ -27,9 +27,6 @@ pub struct LaunchTable {
     /// An activity of a CUDA graph launch other than its first-starting kernel:
     /// it has no launch of its own, so it adds no TKLQT, queue or exposed-launch term.
     pub graph_internal: Vec<bool>,
-    /// Hardware latency split (CUPTI `queued`/`submitted`), when recorded.
-    pub submit_ns: Vec<Option<i64>>,
-    pub dispatch_ns: Vec<Option<i64>>,
 }
 
 /// Counts of activities that could not be matched.
@@ -85,7 +82,16 @@ pub fn build_launch_table(
     diag: &mut boundscope_trace::Diagnostics,
 ) -> (LaunchTable, Vec<i64>, Unmatched) {
     let api = &trace.api;
-    let mut by_corr: FxHashMap<u64, u32> = FxHashMap::with_capacity_and_hasher(api.len(), Default::default());
+    let a = &trace.activities;
+    // Index only the correlation ids that activities use (far fewer than API calls).
+    const NONE: u32 = u32::MAX;
+    let mut by_corr: FxHashMap<u64, u32> = FxHashMap::default();
+    by_corr.reserve(a.len());
+    for &c in &a.correlation {
+        if c != 0 {
+            by_corr.insert(c, NONE);
+        }
+    }
     let mut duplicates = 0u64;
     let mut first_dup = None;
     for i in 0..api.len() {
@@ -93,11 +99,14 @@ pub fn build_launch_table(
         if c == 0 {
             continue;
         }
-        if by_corr.try_insert_compat(c, i as u32) {
-            continue;
+        if let Some(slot) = by_corr.get_mut(&c) {
+            if *slot == NONE {
+                *slot = i as u32;
+            } else {
+                duplicates += 1;
+                first_dup.get_or_insert(c);
+            }
         }
-        duplicates += 1;
-        first_dup.get_or_insert(c);
     }
     if let Some(c) = first_dup {
         diag.warn_n(WarningKind::DuplicateCorrelation, duplicates, None, || {
@@ -105,14 +114,13 @@ pub fn build_launch_table(
         });
     }
 
-    let a = &trace.activities;
     let gaps = gaps_before(trace);
     let mut t = LaunchTable::default();
     let mut unmatched = Unmatched::default();
     // Correlation ids of graph launches whose first kernel was already seen.
     let mut graph_heads: FxHashMap<u64, ()> = FxHashMap::default();
     for i in 0..a.len() {
-        let Some(&l) = by_corr.get(&a.correlation[i]).filter(|_| a.correlation[i] != 0) else {
+        let Some(&l) = by_corr.get(&a.correlation[i]).filter(|&&l| l != NONE) else {
             match a.kind[i] {
                 ActivityKind::Kernel => unmatched.kernels += 1,
                 ActivityKind::Memcpy => unmatched.memcpy += 1,
@@ -145,26 +153,6 @@ pub fn build_launch_table(
         t.exposed_launch_ns.push(exposed);
         t.host_wait.push(host_wait);
         t.graph_internal.push(graph_internal);
-        let (q, s) = (a.queued_ns[i], a.submitted_ns[i]);
-        t.submit_ns.push(q.zip(s).map(|(q, s)| s - q));
-        t.dispatch_ns.push(s.map(|s| k_start - s));
     }
     (t, gaps, unmatched)
-}
-
-/// `HashMap::try_insert` is unstable; this is its stable spelling.
-trait TryInsertCompat<K, V> {
-    fn try_insert_compat(&mut self, k: K, v: V) -> bool;
-}
-
-impl<V> TryInsertCompat<u64, V> for FxHashMap<u64, V> {
-    fn try_insert_compat(&mut self, k: u64, v: V) -> bool {
-        match self.entry(k) {
-            std::collections::hash_map::Entry::Occupied(_) => false,
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(v);
-                true
-            }
-        }
-    }
 }

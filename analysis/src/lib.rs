@@ -93,7 +93,7 @@ pub struct Counts {
 #[serde(deny_unknown_fields)]
 pub struct Headline {
     pub bound: Bound,
-    /// "3 of 3 steps" or "whole trace (no steps)".
+    /// "3 of 3 steps" or "whole trace, no steps".
     pub basis: String,
 }
 
@@ -180,12 +180,12 @@ pub fn analyze(trace: &Trace, source: &str, spec: &AnalysisSpec) -> PolarsResult
             .into_iter()
             .fold((Bound::NoGpuWork, 0), |best, c| if c.1 > best.1 { c } else { best });
             if n == 0 {
-                Headline { bound: trace_window.verdict.bound, basis: "whole trace (no step has GPU work)".into() }
+                Headline { bound: trace_window.verdict.bound, basis: "whole trace, no step has GPU work".into() }
             } else {
                 Headline { bound, basis: format!("{n} of {} steps", m.steps) }
             }
         }
-        None => Headline { bound: trace_window.verdict.bound, basis: "whole trace (no steps)".into() },
+        None => Headline { bound: trace_window.verdict.bound, basis: "whole trace, no steps".into() },
     };
 
     let a = &trace.activities;

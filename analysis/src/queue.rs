@@ -17,7 +17,7 @@ pub struct StreamDepth {
     /// Depth from `time_ns[i]` until `time_ns[i + 1]`.
     pub depth: Vec<i32>,
     /// Integral of depth over `[time_ns[0], time_ns[i]]`, in depth x ns.
-    cum_area: Vec<i128>,
+    cum_area: Vec<i64>,
     /// Time spent at depth > 1 over `[time_ns[0], time_ns[i]]`.
     cum_gt1: Vec<i64>,
 }
@@ -56,11 +56,11 @@ impl StreamDepth {
         }
         let mut cum_area = Vec::with_capacity(time_ns.len());
         let mut cum_gt1 = Vec::with_capacity(time_ns.len());
-        let (mut area, mut gt1) = (0i128, 0i64);
+        let (mut area, mut gt1) = (0i64, 0i64);
         for i in 0..time_ns.len() {
             if i > 0 {
                 let dt = time_ns[i] - time_ns[i - 1];
-                area += i128::from(depth[i - 1].max(0)) * i128::from(dt);
+                area += i64::from(depth[i - 1].max(0)) * dt;
                 if depth[i - 1] > 1 {
                     gt1 += dt;
                 }
@@ -80,16 +80,13 @@ impl StreamDepth {
     }
 
     /// (area, time at depth>1) over `[time_ns[0], t]`.
-    fn integrals_at(&self, t: i64) -> (i128, i64) {
+    fn integrals_at(&self, t: i64) -> (i64, i64) {
         match self.time_ns.partition_point(|&x| x <= t) {
             0 => (0, 0),
             i => {
                 let dt = t - self.time_ns[i - 1];
                 let d = self.depth[i - 1];
-                (
-                    self.cum_area[i - 1] + i128::from(d.max(0)) * i128::from(dt),
-                    self.cum_gt1[i - 1] + if d > 1 { dt } else { 0 },
-                )
+                (self.cum_area[i - 1] + i64::from(d.max(0)) * dt, self.cum_gt1[i - 1] + if d > 1 { dt } else { 0 })
             }
         }
     }

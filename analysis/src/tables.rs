@@ -63,8 +63,21 @@ pub fn launches_frame(trace: &Trace, l: &LaunchTable, steps: &[(i64, i64, i64)])
         Column::new("exposed_launch_ns".into(), l.exposed_launch_ns.clone()),
         Column::new("host_wait".into(), l.host_wait.clone()),
         Column::new("graph_internal".into(), l.graph_internal.clone()),
-        Column::new("submit_ns".into(), l.submit_ns.clone()),
-        Column::new("dispatch_ns".into(), l.dispatch_ns.clone()),
+        // Hardware latency split, when CUPTI latency timestamps were recorded.
+        Column::new(
+            "submit_ns".into(),
+            l.activity
+                .iter()
+                .map(|&i| a.queued_ns[i as usize].zip(a.submitted_ns[i as usize]).map(|(q, s)| s - q))
+                .collect::<Vec<Option<i64>>>(),
+        ),
+        Column::new(
+            "dispatch_ns".into(),
+            l.activity
+                .iter()
+                .map(|&i| a.submitted_ns[i as usize].map(|s| a.start_ns[i as usize] - s))
+                .collect::<Vec<Option<i64>>>(),
+        ),
     ])
 }
 

@@ -101,9 +101,9 @@ pub struct WindowMetrics {
     pub gpu_idle_ns: i64,
     /// busy / IL; `None` without kernels.
     pub busy_frac: Option<f64>,
-    /// Sum of exposed launch latency (the launch time the GPU waited for).
+    /// Sum of exposed launch latency (the launch time the GPU waited for), within IL.
     pub exposed_launch_ns: i64,
-    /// Sum of the gaps that began before the host started the launch call.
+    /// Sum of the gaps (within IL) that began before the host started the launch call.
     pub host_wait_ns: i64,
     /// Idle time attributable to the host: host-wait gaps plus exposed launch latency of the others.
     pub launch_bound_idle_ns: i64,
@@ -159,6 +159,20 @@ impl WindowContext<'_> {
             }
         }
 
+        // IL: from the first host op (else the first launch call) to the last kernel's end.
+        let first_host = first_start_in(&t.host_ops.start_ns, start, end);
+        let first_launch = {
+            let lo = t.api.start_ns.partition_point(|&s| s < start);
+            let hi = t.api.start_ns.partition_point(|&s| s < end);
+            (lo..hi).find(|&i| t.api.kind[i].is_launch()).map(|i| t.api.start_ns[i])
+        };
+        let il_start = first_host.or(first_launch).or(a.start_ns.get(a_lo).copied().filter(|_| a_lo < a_hi));
+        let (il_lo, il_hi) = match (il_start, last_kernel_end) {
+            (Some(s), Some(e)) if e > s => (s, e),
+            _ => (0, 0),
+        };
+        let il = il_hi - il_lo;
+
         let mut tklqt = 0i64;
         let mut tklqt_all = 0i64;
         let mut terms = 0u64;
@@ -191,31 +205,21 @@ impl WindowContext<'_> {
                     skew += 1;
                 }
             }
-            exposed += l.exposed_launch_ns[r];
+            // Only idle time inside this window's IL counts: the gap before a
+            // step's first kernel may reach back into the previous step.
+            let gap = if il > 0 { l.gap_before_ns[r].min((a.start_ns[i] - il_lo).max(0)) } else { l.gap_before_ns[r] };
+            let exposed_here = raw.clamp(0, gap);
+            exposed += exposed_here;
             if l.host_wait[r] {
-                host_wait += l.gap_before_ns[r];
-                launch_bound += l.gap_before_ns[r];
+                host_wait += gap;
+                launch_bound += gap;
             } else {
-                launch_bound += l.exposed_launch_ns[r];
+                launch_bound += exposed_here;
             }
             l2s.push(raw);
             api.push(l.api_ns[r]);
             queue.push(l.queue_ns[r]);
         }
-
-        // IL: from the first host op (else the first launch call) to the last kernel's end.
-        let first_host = first_start_in(&t.host_ops.start_ns, start, end);
-        let first_launch = {
-            let lo = t.api.start_ns.partition_point(|&s| s < start);
-            let hi = t.api.start_ns.partition_point(|&s| s < end);
-            (lo..hi).find(|&i| t.api.kind[i].is_launch()).map(|i| t.api.start_ns[i])
-        };
-        let il_start = first_host.or(first_launch).or(a.start_ns.get(a_lo).copied().filter(|_| a_lo < a_hi));
-        let (il_lo, il_hi) = match (il_start, last_kernel_end) {
-            (Some(s), Some(e)) if e > s => (s, e),
-            _ => (0, 0),
-        };
-        let il = il_hi - il_lo;
 
         // Busy time per device, clipped to IL; report the busiest device.
         let mut devices: Vec<u32> = a.device[a_lo..a_hi].to_vec();

@@ -88,15 +88,15 @@ fn read_str(s: &str) -> Result<boundscope_trace::Trace, boundscope_trace::ReadEr
 
 #[test]
 fn empty_and_non_json_files_are_errors() {
-    let e = read_str("").err().expect("error");
+    let e = read_str("").expect_err("error");
     assert!(matches!(e.kind, ReadErrorKind::Empty), "{e}");
     assert!(e.to_string().starts_with("bad.json: the file is empty"), "{e}");
-    let e = read_str("  \n").err().expect("error");
+    let e = read_str("  \n").expect_err("error");
     assert!(matches!(e.kind, ReadErrorKind::Empty), "{e}");
-    let e = read_str("<html>").err().expect("error");
+    let e = read_str("<html>").expect_err("error");
     assert!(matches!(e.kind, ReadErrorKind::NotJson { offset: 0, .. }), "{e}");
     assert!(e.to_string().contains("'<'"), "{e}");
-    let e = read_str(r#"{"schemaVersion": 1}"#).err().expect("error");
+    let e = read_str(r#"{"schemaVersion": 1}"#).expect_err("error");
     assert!(matches!(e.kind, ReadErrorKind::NoTraceEvents), "{e}");
 }
 
@@ -105,7 +105,7 @@ fn document_cut_mid_event_names_the_event_and_offset() {
     let whole = r#"{"traceEvents": [{"ph": "X", "cat": "cpu_op", "name": "a", "pid": 1, "tid": 1, "ts": 1, "dur": 2}, {"ph": "X", "cat": "cpu_op", "name": "b", "pid": 1, "tid": 1, "ts": 5, "dur": 2}]}"#;
     let second = whole.find(r#"{"ph": "X", "cat": "cpu_op", "name": "b""#).expect("second event");
     let cut = &whole[..second + 30];
-    let e = read_str(cut).err().expect("error");
+    let e = read_str(cut).expect_err("error");
     match e.kind {
         ReadErrorKind::Truncated { offset, ref context } => {
             assert_eq!(offset, second as u64);
@@ -115,9 +115,9 @@ fn document_cut_mid_event_names_the_event_and_offset() {
     }
     assert!(e.to_string().contains("cut short"), "{e}");
     // Cut between events, and cut inside the header.
-    let e = read_str(&whole[..second]).err().expect("error");
+    let e = read_str(&whole[..second]).expect_err("error");
     assert!(matches!(e.kind, ReadErrorKind::Truncated { .. }), "{e}");
-    let e = read_str(r#"{"traceEvents"#).err().expect("error");
+    let e = read_str(r#"{"traceEvents"#).expect_err("error");
     assert!(matches!(e.kind, ReadErrorKind::Truncated { .. }), "{e}");
 }
 
@@ -175,7 +175,7 @@ fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
 fn truncated_gzip_is_an_error_naming_the_file() {
     let whole = std::fs::read(trace_path("a100_simple_add.json.gz")).expect("read");
     let p = temp_file("cut.json.gz", &whole[..whole.len() / 2]);
-    let e = read_kineto(&p).err().expect("error");
+    let e = read_kineto(&p).expect_err("error");
     assert!(matches!(e.kind, ReadErrorKind::Gzip { .. } | ReadErrorKind::Truncated { .. }), "{e}");
     assert!(e.to_string().contains("cut.json.gz"), "{e}");
     // Corrupt bytes in the middle of the deflate stream.
@@ -184,9 +184,9 @@ fn truncated_gzip_is_an_error_naming_the_file() {
         *b ^= 0x5a;
     }
     let p = temp_file("corrupt.json.gz", &bad);
-    let e = read_kineto(&p).err().expect("error");
+    let e = read_kineto(&p).expect_err("error");
     assert!(e.to_string().contains("corrupt.json.gz"), "{e}");
-    let e = read_kineto(Path::new("/nonexistent/x.json")).err().expect("error");
+    let e = read_kineto(Path::new("/nonexistent/x.json")).expect_err("error");
     assert!(matches!(e.kind, ReadErrorKind::Io(_)), "{e}");
 }
 

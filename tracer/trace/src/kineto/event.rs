@@ -15,7 +15,7 @@ use crate::time::us_text_to_ns;
 
 /// A Kineto/Chrome trace event, borrowing from the input.
 #[derive(Deserialize)]
-struct RawEvent<'a> {
+pub(crate) struct RawEvent<'a> {
     #[serde(borrow, default)]
     ph: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -190,9 +190,8 @@ fn dims(d: Option<[Num; 3]>) -> [u32; 3] {
     d.map_or([0; 3], |d| d.map(|n| u32::try_from(n.0).unwrap_or(0)))
 }
 
-/// Parses one event from `bytes` and feeds it to `b`.
-pub(crate) fn interpret(bytes: &[u8], b: &mut TraceBuilder, ids: &mut IdMap) -> Result<(), Problem> {
-    let ev: RawEvent<'_> = serde_json::from_slice(bytes).map_err(|e| Problem::Malformed(e.to_string()))?;
+/// Feeds one parsed event (whose text is `bytes`) to `b`.
+pub(crate) fn interpret(ev: RawEvent<'_>, bytes: &[u8], b: &mut TraceBuilder, ids: &mut IdMap) -> Result<(), Problem> {
     let ph = ev.ph.as_deref().ok_or_else(|| Problem::Missing("event has no \"ph\"".into()))?;
     match ph {
         "X" => complete_event(ev, b, ids),

@@ -22,7 +22,7 @@ use crate::builder::TraceBuilder;
 use crate::diag::{Location, WarningKind};
 use crate::error::{ReadError, ReadErrorKind, describe_byte};
 use crate::model::{DeviceInfo, Trace};
-use event::{IdMap, Problem, interpret};
+use event::{IdMap, Problem, RawEvent, interpret};
 use scan::{Scan, skip_ws, value_end};
 use source::{ChunkSource, SourceError};
 
@@ -47,10 +47,11 @@ pub fn read_kineto_bytes(bytes: &[u8], label: &Path) -> Result<Trace, ReadError>
 /// A growable window over the decompressed byte stream.
 struct Reader {
     src: ChunkSource,
-    /// Bytes not yet consumed; `buf[0]` is at absolute offset `base`.
+    /// Bytes not yet consumed start at `pos`; `buf[i]` is at absolute offset `base + i`
+    /// (`base` may be negative: the front of a chunk is free room).
     buf: Vec<u8>,
     pos: usize,
-    base: u64,
+    base: i64,
     eof: bool,
 }
 
@@ -60,7 +61,7 @@ impl Reader {
     }
 
     fn offset(&self, i: usize) -> u64 {
-        self.base + i as u64
+        (self.base + i as i64).max(0) as u64
     }
 
     /// Appends the next chunk, dropping bytes before `keep`. Returns false at the end.
@@ -73,16 +74,26 @@ impl Reader {
                 self.eof = true;
                 Ok(false)
             }
-            Some(Ok(chunk)) => {
-                if keep > 0 {
-                    self.buf.drain(..keep);
-                    self.base += keep as u64;
-                    self.pos -= keep.min(self.pos);
-                }
-                if self.buf.is_empty() {
-                    self.buf = chunk;
+            Some(Ok(mut chunk)) => {
+                let leftover = &self.buf[keep.min(self.buf.len())..];
+                let keep_abs = self.base + keep as i64;
+                let in_pos = self.pos.saturating_sub(keep);
+                if leftover.len() <= chunk.start {
+                    // Put the unfinished bytes in the chunk's free room: no copy of the chunk.
+                    let s = chunk.start - leftover.len();
+                    chunk.data[s..chunk.start].copy_from_slice(leftover);
+                    let old = std::mem::replace(&mut self.buf, chunk.data);
+                    self.src.recycle(old);
+                    self.base = keep_abs - s as i64;
+                    self.pos = s + in_pos;
                 } else {
-                    self.buf.extend_from_slice(&chunk);
+                    let mut joined = Vec::with_capacity(leftover.len() + chunk.data.len() - chunk.start);
+                    joined.extend_from_slice(leftover);
+                    joined.extend_from_slice(&chunk.data[chunk.start..]);
+                    self.src.recycle(chunk.data);
+                    self.buf = joined;
+                    self.base = keep_abs;
+                    self.pos = in_pos;
                 }
                 Ok(true)
             }
@@ -302,11 +313,12 @@ fn parse_events(r: &mut Reader, b: &mut TraceBuilder) -> Result<(), ReadErrorKin
             let ctx = || format!("the \"traceEvents\" array after event #{}", index - 1);
             r.expect(b',', &ctx)?;
         }
-        let ctx = || format!("event #{index}");
-        let (s, e) = r.value(&ctx)?;
-        let location = Location { event_index: index, byte_offset: r.offset(s) };
+        if r.peek()?.is_none() {
+            return Err(ReadErrorKind::Truncated { offset: r.offset(r.pos), context: format!("event #{index}") });
+        }
+        let location = Location { event_index: index, byte_offset: r.offset(r.pos) };
         b.set_location(location);
-        if let Err(p) = interpret(&r.buf[s..e], b, &mut ids) {
+        if let Err(p) = next_event(r, b, &mut ids, index)? {
             let (kind, msg) = match p {
                 Problem::Malformed(m) => (WarningKind::MalformedEvent, m),
                 Problem::Missing(m) => (WarningKind::MissingField, m),
@@ -314,5 +326,41 @@ fn parse_events(r: &mut Reader, b: &mut TraceBuilder) -> Result<(), ReadErrorKin
             b.warn(kind, || format!("{msg}; event skipped"));
         }
         index += 1;
+    }
+}
+
+/// Parses the element at `r.pos`, feeds it to `b`, and moves past it.
+/// serde_json finds the end of a well-formed event itself; only a bad one needs
+/// the structural scan to be skipped. The inner result is the event's problem,
+/// if it was skipped.
+fn next_event(
+    r: &mut Reader,
+    b: &mut TraceBuilder,
+    ids: &mut IdMap,
+    index: u64,
+) -> Result<Result<(), Problem>, ReadErrorKind> {
+    let ctx = |_: &Reader| format!("event #{index}");
+    loop {
+        let start = r.pos;
+        let mut stream = serde_json::Deserializer::from_slice(&r.buf[start..]).into_iter::<RawEvent<'_>>();
+        match stream.next() {
+            Some(Ok(ev)) => {
+                let end = start + stream.byte_offset();
+                let outcome = interpret(ev, &r.buf[start..end], b, ids);
+                r.pos = end;
+                return Ok(outcome);
+            }
+            Some(Err(e)) if e.is_eof() => {
+                if !r.refill(start)? {
+                    return Err(ReadErrorKind::Truncated { offset: r.offset(r.pos), context: ctx(r) });
+                }
+            }
+            Some(Err(e)) => {
+                let c = ctx(r);
+                r.value(&|| c.clone())?;
+                return Ok(Err(Problem::Malformed(e.to_string())));
+            }
+            None => return Err(ReadErrorKind::Truncated { offset: r.offset(r.pos), context: ctx(r) }),
+        }
     }
 }

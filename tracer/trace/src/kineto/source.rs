@@ -2,19 +2,26 @@
 //! gzip when the file starts with the gzip magic) into large chunks and hands
 //! them over a bounded channel, so decompression and parsing run on two cores
 //! while memory stays bounded.
+//!
+//! Each chunk keeps free room in front of its data, where the parser puts the
+//! unfinished event left over from the previous chunk; buffers go back to the
+//! reading thread for reuse. So the bytes are copied once (by the
+//! decompressor), and no large buffer is allocated per chunk.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
 use flate2::read::MultiGzDecoder;
 
-/// Size of one chunk handed to the parser.
+/// Bytes of data in one chunk.
 const CHUNK: usize = 4 << 20;
+/// Free room in front of the data for the previous chunk's unfinished event.
+pub(crate) const HEADROOM: usize = 256 << 10;
 /// Chunks in flight between the two threads.
-const DEPTH: usize = 3;
+const DEPTH: usize = 2;
 
 /// Why the byte source stopped early.
 #[derive(Debug)]
@@ -23,8 +30,15 @@ pub(crate) enum SourceError {
     Gzip { decompressed_bytes: u64, source: io::Error },
 }
 
+/// Decompressed bytes in `data[start..]`; `data[..start]` is free room.
+pub(crate) struct Chunk {
+    pub(crate) data: Vec<u8>,
+    pub(crate) start: usize,
+}
+
 pub(crate) struct ChunkSource {
-    rx: Receiver<Result<Vec<u8>, SourceError>>,
+    rx: Receiver<Result<Chunk, SourceError>>,
+    recycle: Option<Sender<Vec<u8>>>,
     handle: Option<JoinHandle<()>>,
     /// Data given in memory, handed out as one chunk.
     memory: Option<Vec<u8>>,
@@ -35,36 +49,46 @@ impl ChunkSource {
     pub(crate) fn open(path: &Path) -> io::Result<ChunkSource> {
         let mut file = File::open(path)?;
         let mut magic = [0u8; 2];
-        let n = read_full(&mut file, &mut magic)?;
+        let (n, err) = read_some(&mut file, &mut magic);
+        if let Some(e) = err {
+            return Err(e);
+        }
         let gzip = n == 2 && magic == [0x1f, 0x8b];
         let head = magic[..n].to_vec();
         let (tx, rx) = sync_channel(DEPTH);
+        let (recycle, recycled) = channel();
         let handle = std::thread::Builder::new().name("boundscope-read".into()).spawn(move || {
+            let reader = io::Cursor::new(head).chain(BufReader::with_capacity(1 << 20, file));
             if gzip {
-                let reader = io::Cursor::new(head).chain(BufReader::with_capacity(1 << 20, file));
-                pump(MultiGzDecoder::new(reader), &tx, true);
+                pump(MultiGzDecoder::new(reader), &tx, &recycled, true);
             } else {
-                if !head.is_empty() && tx.send(Ok(head)).is_err() {
-                    return;
-                }
-                pump(file, &tx, false);
+                pump(reader, &tx, &recycled, false);
             }
         })?;
-        Ok(ChunkSource { rx, handle: Some(handle), memory: None })
+        Ok(ChunkSource { rx, recycle: Some(recycle), handle: Some(handle), memory: None })
     }
 
     /// A source over bytes already in memory (uncompressed).
     pub(crate) fn from_vec(bytes: Vec<u8>) -> ChunkSource {
         let (_, rx) = sync_channel(0);
-        ChunkSource { rx, handle: None, memory: Some(bytes) }
+        ChunkSource { rx, recycle: None, handle: None, memory: Some(bytes) }
     }
 
     /// The next chunk; `None` at the end of the data.
-    pub(crate) fn next_chunk(&mut self) -> Option<Result<Vec<u8>, SourceError>> {
+    pub(crate) fn next_chunk(&mut self) -> Option<Result<Chunk, SourceError>> {
         if self.handle.is_none() {
-            return self.memory.take().map(Ok);
+            return self.memory.take().map(|data| Ok(Chunk { data, start: 0 }));
         }
         self.rx.recv().ok()
+    }
+
+    /// Gives a spent buffer back for reuse.
+    pub(crate) fn recycle(&self, buf: Vec<u8>) {
+        if let Some(r) = &self.recycle
+            && buf.capacity() == HEADROOM + CHUNK
+        {
+            let _ = r.send(buf);
+        }
     }
 }
 
@@ -73,17 +97,10 @@ impl Drop for ChunkSource {
         // Unblock the reader if it waits on a full channel, then wait for it.
         let (_, dummy) = sync_channel(0);
         drop(std::mem::replace(&mut self.rx, dummy));
+        self.recycle = None;
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
-    }
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let (n, err) = read_some(r, buf);
-    match err {
-        Some(e) => Err(e),
-        None => Ok(n),
     }
 }
 
@@ -102,15 +119,16 @@ fn read_some(r: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
     (n, None)
 }
 
-fn pump(mut r: impl Read, tx: &SyncSender<Result<Vec<u8>, SourceError>>, gzip: bool) {
+fn pump(mut r: impl Read, tx: &SyncSender<Result<Chunk, SourceError>>, recycled: &Receiver<Vec<u8>>, gzip: bool) {
     let mut total: u64 = 0;
     loop {
-        let mut chunk = vec![0u8; CHUNK];
-        let (n, err) = read_some(&mut r, &mut chunk);
+        let mut data = recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(HEADROOM + CHUNK));
+        data.resize(HEADROOM + CHUNK, 0);
+        let (n, err) = read_some(&mut r, &mut data[HEADROOM..]);
         if n > 0 {
-            chunk.truncate(n);
+            data.truncate(HEADROOM + n);
             total += n as u64;
-            if tx.send(Ok(chunk)).is_err() {
+            if tx.send(Ok(Chunk { data, start: HEADROOM })).is_err() {
                 return;
             }
         }

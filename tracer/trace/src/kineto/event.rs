@@ -16,10 +16,12 @@ use crate::time::us_text_to_ns;
 /// A Kineto/Chrome trace event, borrowing from the input.
 #[derive(Deserialize)]
 pub(crate) struct RawEvent<'a> {
+    /// `ph` and `cat` are borrowed: escapes never occur in them, and a
+    /// borrowed `&str` keeps the parsed event small.
     #[serde(borrow, default)]
-    ph: Option<Cow<'a, str>>,
+    ph: Option<&'a str>,
     #[serde(borrow, default)]
-    cat: Option<Cow<'a, str>>,
+    cat: Option<&'a str>,
     #[serde(borrow, default)]
     name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -31,32 +33,32 @@ pub(crate) struct RawEvent<'a> {
     #[serde(borrow, default)]
     dur: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    args: Option<RawArgs<'a>>,
+    args: RawArgs<'a>,
 }
 
 /// The `args` fields boundscope uses; the rest are skipped.
 #[derive(Deserialize, Default)]
 struct RawArgs<'a> {
     #[serde(rename = "External id", alias = "external id", default)]
-    external_id: Option<Num>,
+    external_id: OptNum,
     #[serde(default)]
-    correlation: Option<Num>,
+    correlation: OptNum,
     #[serde(default)]
-    device: Option<Num>,
+    device: OptNum,
     #[serde(default)]
-    stream: Option<Num>,
+    stream: OptNum,
     #[serde(default)]
-    bytes: Option<Num>,
+    bytes: OptNum,
     #[serde(default)]
-    queued: Option<Num>,
+    queued: OptNum,
     #[serde(default)]
-    submitted: Option<Num>,
+    submitted: OptNum,
     #[serde(rename = "graph id", alias = "graph_id", default)]
-    graph_id: Option<Num>,
+    graph_id: OptNum,
     #[serde(default)]
-    grid: Option<[Num; 3]>,
+    grid: Dims,
     #[serde(default)]
-    block: Option<[Num; 3]>,
+    block: Dims,
     /// `process_name` / `thread_name` metadata.
     #[serde(borrow, default)]
     name: Option<Cow<'a, str>>,
@@ -104,6 +106,39 @@ impl<'de> Deserialize<'de> for Num {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// An optional lenient integer stored in 8 bytes (`i64::MIN` = absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OptNum(i64);
+
+impl Default for OptNum {
+    fn default() -> Self {
+        OptNum(i64::MIN)
+    }
+}
+
+impl OptNum {
+    fn get(self) -> Option<i64> {
+        (self.0 != i64::MIN).then_some(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for OptNum {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Option::<Num>::deserialize(d).map(|n| n.map_or(OptNum::default(), |n| OptNum(n.0)))
+    }
+}
+
+/// `grid` / `block` dimensions; zeros when absent.
+#[derive(Debug, Clone, Copy, Default)]
+struct Dims([u32; 3]);
+
+impl<'de> Deserialize<'de> for Dims {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = <[Num; 3]>::deserialize(d)?;
+        Ok(Dims(v.map(|n| u32::try_from(n.0).unwrap_or(0))))
     }
 }
 
@@ -178,26 +213,22 @@ fn time_field(v: Option<&RawValue>, field: &str, cat: &str) -> Result<i64, Probl
     us_text_to_ns(raw.get().as_bytes()).map_err(|e| Problem::Malformed(format!("\"{field}\": {} {e}", raw.get())))
 }
 
-fn u32_of(n: Option<Num>, fallback: i64) -> u32 {
-    u32::try_from(n.map_or(fallback, |n| n.0)).unwrap_or(u32::MAX)
+fn u32_of(n: OptNum, fallback: i64) -> u32 {
+    u32::try_from(n.get().unwrap_or(fallback)).unwrap_or(u32::MAX)
 }
 
-fn u64_of(n: Option<Num>) -> u64 {
-    n.map_or(0, |n| u64::try_from(n.0).unwrap_or(0))
-}
-
-fn dims(d: Option<[Num; 3]>) -> [u32; 3] {
-    d.map_or([0; 3], |d| d.map(|n| u32::try_from(n.0).unwrap_or(0)))
+fn u64_of(n: OptNum) -> u64 {
+    n.get().map_or(0, |n| u64::try_from(n).unwrap_or(0))
 }
 
 /// Feeds one parsed event (whose text is `bytes`) to `b`.
 pub(crate) fn interpret(ev: RawEvent<'_>, bytes: &[u8], b: &mut TraceBuilder, ids: &mut IdMap) -> Result<(), Problem> {
-    let ph = ev.ph.as_deref().ok_or_else(|| Problem::Missing("event has no \"ph\"".into()))?;
+    let ph = ev.ph.ok_or_else(|| Problem::Missing("event has no \"ph\"".into()))?;
     match ph {
         "X" => complete_event(ev, b, ids),
         "M" => {
             let pid = ids.resolve(&ev.pid);
-            let name = ev.args.as_ref().and_then(|a| a.name.as_deref());
+            let name = ev.args.name.as_deref();
             match (ev.name.as_deref(), name) {
                 (Some("process_name"), Some(n)) => b.set_process_name(pid, n),
                 (Some("thread_name"), Some(n)) => {
@@ -232,7 +263,7 @@ pub(crate) fn interpret(ev: RawEvent<'_>, bytes: &[u8], b: &mut TraceBuilder, id
 }
 
 fn complete_event(ev: RawEvent<'_>, b: &mut TraceBuilder, ids: &mut IdMap) -> Result<(), Problem> {
-    let cat = ev.cat.as_deref().unwrap_or("");
+    let cat = ev.cat.unwrap_or("");
     if cat == "Trace" {
         // Kineto's record-window span: not an event of the workload.
         return Ok(());
@@ -241,7 +272,7 @@ fn complete_event(ev: RawEvent<'_>, b: &mut TraceBuilder, ids: &mut IdMap) -> Re
     let dur = time_field(ev.dur, "dur", cat)?;
     let end = start.checked_add(dur).ok_or_else(|| Problem::Malformed("ts + dur overflows".into()))?;
     let name = ev.name.as_deref().unwrap_or("");
-    let args = ev.args.unwrap_or_default();
+    let args = ev.args;
     let pid = ids.resolve(&ev.pid);
     let tid = ids.resolve(&ev.tid);
     let correlation = u64_of(args.correlation);
@@ -252,11 +283,11 @@ fn complete_event(ev: RawEvent<'_>, b: &mut TraceBuilder, ids: &mut IdMap) -> Re
         a.external_id = external_id;
         a.bytes = u64_of(args.bytes);
         // Kineto writes 0 when CUPTI latency timestamps were off (always, for PyTorch).
-        a.queued_ns = args.queued.map(|n| n.0).filter(|&q| q > 0);
-        a.submitted_ns = args.submitted.map(|n| n.0).filter(|&q| q > 0);
-        a.graph_id = args.graph_id.and_then(|n| u32::try_from(n.0).ok()).filter(|&g| g > 0);
-        a.grid = dims(args.grid);
-        a.block = dims(args.block);
+        a.queued_ns = args.queued.get().filter(|&q| q > 0);
+        a.submitted_ns = args.submitted.get().filter(|&q| q > 0);
+        a.graph_id = args.graph_id.get().and_then(|n| u32::try_from(n).ok()).filter(|&g| g > 0);
+        a.grid = args.grid.0;
+        a.block = args.block.0;
         a
     };
     let host = |kind| HostOpIn { kind, name, pid, tid, start_ns: start, end_ns: end, external_id };

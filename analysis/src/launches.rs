@@ -75,12 +75,9 @@ pub fn gaps_before(trace: &Trace) -> Vec<i64> {
 }
 
 /// Matches activities to launch calls and computes the per-launch quantities.
-/// Returns the table, the per-activity gaps (matched or not) and the unmatched
-/// counts; duplicate correlation ids are counted as warnings in `diag`.
-pub fn build_launch_table(
-    trace: &Trace,
-    diag: &mut boundscope_trace::Diagnostics,
-) -> (LaunchTable, Vec<i64>, Unmatched) {
+/// Returns the table and the unmatched counts; duplicate correlation ids are
+/// counted as warnings in `diag`.
+pub fn build_launch_table(trace: &Trace, diag: &mut boundscope_trace::Diagnostics) -> (LaunchTable, Unmatched) {
     let api = &trace.api;
     let a = &trace.activities;
     // Index only the correlation ids that activities use (far fewer than API calls).
@@ -154,5 +151,5 @@ pub fn build_launch_table(
         t.host_wait.push(host_wait);
         t.graph_internal.push(graph_internal);
     }
-    (t, gaps, unmatched)
+    (t, unmatched)
 }

@@ -159,7 +159,7 @@ pub struct MemStat {
 pub fn analyze(trace: &Trace, source: &str, spec: &AnalysisSpec) -> PolarsResult<Analysis> {
     let mut diag = Diagnostics::default();
     diag.merge(&trace.diagnostics);
-    let (launches, _gaps, unmatched) = launches::build_launch_table(trace, &mut diag);
+    let (launches, unmatched) = launches::build_launch_table(trace, &mut diag);
     let depths = queue::stream_depths(trace, &launches);
     let ctx = WindowContext { trace, launches: &launches, depths: &depths, spec: spec.window };
 

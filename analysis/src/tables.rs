@@ -86,17 +86,25 @@ pub fn launches_frame(trace: &Trace, l: &LaunchTable, steps: &[(i64, i64, i64)])
 /// matched, mean_launch_to_start_ns; sorted by total time, descending.
 pub fn kernels_frame(trace: &Trace, l: &LaunchTable) -> PolarsResult<DataFrame> {
     let a = &trace.activities;
-    let mut l2s: Vec<Option<i64>> = vec![None; a.len()];
-    for r in 0..l.len() {
-        if !l.graph_internal[r] {
-            l2s[l.activity[r] as usize] = Some(l.launch_to_start_ns[r].max(0));
+    let (mut name_id, mut dur, mut l2s) = (Vec::new(), Vec::new(), Vec::new());
+    // Launch rows are in activity order: walk both together.
+    let mut r = 0;
+    for i in 0..a.len() {
+        while r < l.len() && (l.activity[r] as usize) < i {
+            r += 1;
         }
+        if a.kind[i] != ActivityKind::Kernel {
+            continue;
+        }
+        let matched = r < l.len() && l.activity[r] as usize == i && !l.graph_internal[r];
+        name_id.push(a.name[i].0);
+        dur.push(a.end_ns[i] - a.start_ns[i]);
+        l2s.push(matched.then(|| l.launch_to_start_ns[r].max(0)));
     }
-    let rows: Vec<usize> = (0..a.len()).filter(|&i| a.kind[i] == ActivityKind::Kernel).collect();
     let df = DataFrame::new_infer_height(vec![
-        Column::new("name_id".into(), rows.iter().map(|&i| a.name[i].0).collect::<Vec<u32>>()),
-        Column::new("dur_ns".into(), rows.iter().map(|&i| a.end_ns[i] - a.start_ns[i]).collect::<Vec<i64>>()),
-        Column::new("l2s_ns".into(), rows.iter().map(|&i| l2s[i]).collect::<Vec<Option<i64>>>()),
+        Column::new("name_id".into(), name_id),
+        Column::new("dur_ns".into(), dur),
+        Column::new("l2s_ns".into(), l2s),
     ])?;
     if df.height() == 0 {
         return empty_kernels_frame();

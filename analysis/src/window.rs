@@ -180,9 +180,8 @@ impl WindowContext<'_> {
         let mut graph_internal = 0u64;
         let (mut exposed, mut host_wait, mut launch_bound) = (0i64, 0i64, 0i64);
         let (mut negative, mut skew) = (0u64, 0u64);
-        let mut l2s = Vec::with_capacity(l_hi - l_lo);
-        let mut api = Vec::with_capacity(l_hi - l_lo);
-        let mut queue = Vec::with_capacity(l_hi - l_lo);
+        // Launch rows that count as launches in this window (graph-internal ones excluded).
+        let mut counted: Vec<u32> = Vec::with_capacity(l_hi - l_lo);
         for r in l_lo..l_hi {
             let i = l.activity[r] as usize;
             let is_kernel = a.kind[i] == ActivityKind::Kernel;
@@ -216,9 +215,7 @@ impl WindowContext<'_> {
             } else {
                 launch_bound += exposed_here;
             }
-            l2s.push(raw);
-            api.push(l.api_ns[r]);
-            queue.push(l.queue_ns[r]);
+            counted.push(r as u32);
         }
 
         // Busy time per device, clipped to IL; report the busiest device.
@@ -253,9 +250,16 @@ impl WindowContext<'_> {
 
         let busy_frac = (il > 0).then(|| busy as f64 / il as f64);
         let idle = il - busy;
-        let launch_to_start = Dist::of(&mut l2s);
-        let api = Dist::of(&mut api);
-        let queue = Dist::of(&mut queue);
+        // One scratch buffer serves the three distributions in turn.
+        let mut scratch: Vec<i64> = Vec::with_capacity(counted.len());
+        let mut dist = |col: &[i64]| {
+            scratch.clear();
+            scratch.extend(counted.iter().map(|&r| col[r as usize]));
+            Dist::of(&mut scratch)
+        };
+        let launch_to_start = dist(&l.launch_to_start_ns);
+        let api = dist(&l.api_ns);
+        let queue = dist(&l.queue_ns);
         let mut m = WindowMetrics {
             label,
             step,

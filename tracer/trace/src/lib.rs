@@ -18,7 +18,7 @@ pub mod time;
 pub use builder::{ActivityIn, ApiCallIn, HostOpIn, STEP_NVTX_NAME, StreamRangeIn, TraceBuilder, profiler_step_number};
 pub use diag::{Diagnostics, Location, Warning, WarningKind};
 pub use error::{ReadError, ReadErrorKind};
-pub use kineto::{read_kineto, read_kineto_bytes};
+pub use kineto::{read_kineto, read_kineto_bytes, read_kineto_chunked};
 pub use model::*;
 pub use strings::{StrId, StringTable};
 

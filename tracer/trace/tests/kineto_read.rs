@@ -202,3 +202,27 @@ fn plain_and_gzip_files_read_the_same() {
     assert_eq!(a.activities.start_ns, b.activities.start_ns);
     assert_eq!(a.api.end_ns, b.api.end_ns);
 }
+
+#[test]
+fn events_straddling_chunk_boundaries_read_the_same() {
+    // Decimal timestamps, escapes and nested args cut at every possible place.
+    let json = br#"{"schemaVersion": 1, "traceEvents": [
+      {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 1, "tid": 1, "ts": 4458676522690.655, "dur": 3.125, "args": {"correlation": 5, "External id": 9}},
+      {"ph": "X", "cat": "kernel", "name": "k\"1\"", "pid": 0, "tid": 7, "ts": 4458676522700.5, "dur": 4e0, "args": {"correlation": 5, "device": 0, "stream": 7, "grid": [1, 2, 3], "block": [4, 5, 6]}},
+      {"ph": "X", "cat": "cpu_op", "name": "aten::mm", "pid": 1, "tid": 1, "ts": 4458676522689.1, "dur": 20.25}
+    ], "deviceProperties": [{"id": 0, "name": "GPU"}]}"#;
+    let whole = read_kineto_bytes(json, Path::new("w.json")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(whole.activities.len(), 1);
+    for chunk in 1..=64 {
+        let t = boundscope_trace::read_kineto_chunked(json, chunk, Path::new("c.json"))
+            .unwrap_or_else(|e| panic!("chunk {chunk}: {e}"));
+        assert!(t.diagnostics.is_empty(), "chunk {chunk}: {:?}", t.diagnostics);
+        assert_eq!(t.api.start_ns, whole.api.start_ns, "chunk {chunk}");
+        assert_eq!(t.api.end_ns, whole.api.end_ns, "chunk {chunk}");
+        assert_eq!(t.activities.start_ns, whole.activities.start_ns, "chunk {chunk}");
+        assert_eq!(t.activities.grid, whole.activities.grid, "chunk {chunk}");
+        assert_eq!(t.host_ops.end_ns, whole.host_ops.end_ns, "chunk {chunk}");
+        assert_eq!(t.devices.len(), 1, "chunk {chunk}");
+        assert_eq!(t.str(t.activities.name[0]), "k\"1\"");
+    }
+}

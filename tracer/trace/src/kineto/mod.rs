@@ -38,7 +38,13 @@ pub fn read_kineto(path: &Path) -> Result<Trace, ReadError> {
 
 /// Reads uncompressed Kineto JSON from memory; `label` names it in errors.
 pub fn read_kineto_bytes(bytes: &[u8], label: &Path) -> Result<Trace, ReadError> {
-    let mut r = Reader::from_bytes(bytes);
+    read_kineto_chunked(bytes, bytes.len().max(1), label)
+}
+
+/// Reads uncompressed Kineto JSON from memory handed to the parser in chunks
+/// of `chunk` bytes: exercises every way an event can straddle a chunk boundary.
+pub fn read_kineto_chunked(bytes: &[u8], chunk: usize, label: &Path) -> Result<Trace, ReadError> {
+    let mut r = Reader::from_bytes(bytes, chunk);
     let mut b = TraceBuilder::new("kineto");
     parse_document(&mut r, &mut b).map_err(|k| ReadError::new(label, k))?;
     Ok(b.finish())
@@ -56,8 +62,8 @@ struct Reader {
 }
 
 impl Reader {
-    fn from_bytes(bytes: &[u8]) -> Reader {
-        Reader { src: ChunkSource::from_vec(bytes.to_vec()), buf: Vec::new(), pos: 0, base: 0, eof: false }
+    fn from_bytes(bytes: &[u8], chunk: usize) -> Reader {
+        Reader { src: ChunkSource::from_slices(bytes, chunk), buf: Vec::new(), pos: 0, base: 0, eof: false }
     }
 
     fn offset(&self, i: usize) -> u64 {
@@ -356,6 +362,14 @@ fn next_event(
                 }
             }
             Some(Err(e)) => {
+                // serde_json reports some cuts (a number ending in '.', say) as
+                // syntax errors: only an event complete in the buffer is malformed.
+                if !r.eof && value_end(&r.buf, start, false) == Scan::Incomplete {
+                    if !r.refill(start)? {
+                        return Err(ReadErrorKind::Truncated { offset: r.offset(r.pos), context: ctx(r) });
+                    }
+                    continue;
+                }
                 let c = ctx(r);
                 r.value(&|| c.clone())?;
                 return Ok(Err(Problem::Malformed(e.to_string())));

@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use flate2::read::MultiGzDecoder;
 
 /// Bytes of data in one chunk.
-const CHUNK: usize = 4 << 20;
+const CHUNK: usize = 2 << 20;
 /// Free room in front of the data for the previous chunk's unfinished event.
 pub(crate) const HEADROOM: usize = 256 << 10;
 /// Chunks in flight between the two threads.
@@ -40,8 +40,8 @@ pub(crate) struct ChunkSource {
     rx: Receiver<Result<Chunk, SourceError>>,
     recycle: Option<Sender<Vec<u8>>>,
     handle: Option<JoinHandle<()>>,
-    /// Data given in memory, handed out as one chunk.
-    memory: Option<Vec<u8>>,
+    /// Data given in memory, handed out in order.
+    memory: std::collections::VecDeque<Vec<u8>>,
 }
 
 impl ChunkSource {
@@ -65,19 +65,20 @@ impl ChunkSource {
                 pump(reader, &tx, &recycled, false);
             }
         })?;
-        Ok(ChunkSource { rx, recycle: Some(recycle), handle: Some(handle), memory: None })
+        Ok(ChunkSource { rx, recycle: Some(recycle), handle: Some(handle), memory: Default::default() })
     }
 
-    /// A source over bytes already in memory (uncompressed).
-    pub(crate) fn from_vec(bytes: Vec<u8>) -> ChunkSource {
+    /// A source over bytes already in memory (uncompressed), in chunks of `chunk` bytes.
+    pub(crate) fn from_slices(bytes: &[u8], chunk: usize) -> ChunkSource {
         let (_, rx) = sync_channel(0);
-        ChunkSource { rx, recycle: None, handle: None, memory: Some(bytes) }
+        let memory = bytes.chunks(chunk.max(1)).map(<[u8]>::to_vec).collect();
+        ChunkSource { rx, recycle: None, handle: None, memory }
     }
 
     /// The next chunk; `None` at the end of the data.
     pub(crate) fn next_chunk(&mut self) -> Option<Result<Chunk, SourceError>> {
         if self.handle.is_none() {
-            return self.memory.take().map(|data| Ok(Chunk { data, start: 0 }));
+            return self.memory.pop_front().map(|data| Ok(Chunk { data, start: 0 }));
         }
         self.rx.recv().ok()
     }

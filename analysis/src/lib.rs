@@ -7,6 +7,7 @@
 //! - [`analyze`] ties them together into an [`Analysis`] whose
 //!   [`TraceReport`] is the documented JSON document (`docs/json-schema.md`).
 
+pub mod advice;
 pub mod launches;
 pub mod queue;
 pub mod stats;
@@ -19,6 +20,7 @@ use boundscope_trace::{ActivityKind, DeviceInfo, Diagnostics, StrId, Trace, Warn
 use polars::prelude::{DataFrame, PolarsResult, SortMultipleOptions};
 use serde::{Deserialize, Serialize};
 
+pub use advice::{Advice, AdviceSpec};
 pub use launches::{LaunchTable, Unmatched};
 pub use window::{Bound, Verdict, WindowContext, WindowMetrics, WindowSpec};
 
@@ -31,11 +33,12 @@ pub struct AnalysisSpec {
     pub window: WindowSpec,
     /// Rows in each top-kernels list.
     pub top_k: usize,
+    pub advice: AdviceSpec,
 }
 
 impl Default for AnalysisSpec {
     fn default() -> Self {
-        AnalysisSpec { window: WindowSpec::default(), top_k: 10 }
+        AnalysisSpec { window: WindowSpec::default(), top_k: 10, advice: AdviceSpec::default() }
     }
 }
 
@@ -70,6 +73,8 @@ pub struct TraceReport {
     /// Copies and fills, per name ("Memcpy HtoD (Pageable -> Device)", ...).
     pub memory: Vec<MemStat>,
     pub unmatched: Unmatched,
+    /// Fusion and CUDA-graph suggestions with their estimated savings.
+    pub advice: Advice,
     pub warnings: Vec<Warning>,
 }
 
@@ -206,6 +211,8 @@ pub fn analyze(trace: &Trace, source: &str, spec: &AnalysisSpec) -> PolarsResult
         });
     }
 
+    let judged: &[WindowMetrics] = if steps.is_empty() { std::slice::from_ref(&trace_window) } else { &steps };
+    let advice = advice::advise(trace, &launches, judged, &spec.advice);
     let kernels = tables::kernels_frame(trace, &launches)?;
     let top_kernels = top_kernels(&kernels, spec.top_k)?;
 
@@ -233,6 +240,7 @@ pub fn analyze(trace: &Trace, source: &str, spec: &AnalysisSpec) -> PolarsResult
         top_kernels,
         memory: memory_stats(trace),
         unmatched,
+        advice,
         warnings: diag.warnings().to_vec(),
     };
     Ok(Analysis { launches, report })

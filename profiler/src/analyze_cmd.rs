@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use boundscope_analysis::{AnalysisSpec, REPORT_SCHEMA, TraceReport, WindowSpec, analyze};
+use boundscope_analysis::{AdviceSpec, AnalysisSpec, REPORT_SCHEMA, TraceReport, WindowSpec, analyze};
 use boundscope_reports::text::{SummaryOptions, comparison, summary};
 use boundscope_reports::{csv, ensure_writable_dir};
 use boundscope_trace::read_trace;
@@ -21,6 +21,9 @@ struct AnalyzeDocument<'a> {
 }
 
 pub fn run(args: &AnalyzeArgs) -> Result<(), Failure> {
+    if !(0.0..=1.0).contains(&args.min_ps) {
+        return Err(Failure::input(anyhow::anyhow!("--min-ps must be between 0 and 1")));
+    }
     if !(args.launch_floor_us.is_finite() && args.launch_floor_us > 0.0) {
         return Err(Failure::input(anyhow::anyhow!("--launch-floor-us must be a positive number of microseconds")));
     }
@@ -34,6 +37,11 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), Failure> {
             launch_floor_ns: (args.launch_floor_us * 1000.0).round() as i64,
         },
         top_k: args.top,
+        advice: AdviceSpec {
+            min_ps: args.min_ps,
+            graph_launch_ns: (args.launch_floor_us * 1000.0).round() as i64,
+            ..AdviceSpec::default()
+        },
     };
     let labels = labels(&args.traces);
     let mut reports = Vec::with_capacity(args.traces.len());

@@ -44,6 +44,9 @@ pub struct AnalyzeArgs {
     /// Null-kernel launch latency of the platform in us (the CPU/GPU-bound queue threshold is twice this).
     #[arg(long, value_name = "US", default_value_t = 2.5)]
     pub launch_floor_us: f64,
+    /// Smallest proximity score of a kernel chain suggested for fusion (0..1).
+    #[arg(long, value_name = "PS", default_value_t = 0.9)]
+    pub min_ps: f64,
     /// Treat warnings (malformed events, unmatched kernels, clock skew) as errors (exit code 3).
     #[arg(long)]
     pub strict: bool,

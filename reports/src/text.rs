@@ -45,6 +45,24 @@ pub fn short_name(name: &str, max: usize) -> String {
     format!("{head}...")
 }
 
+/// A kernel's short label: the function name without return type, namespace,
+/// template arguments or parameters (`void at::native::vectorized_elementwise_kernel<4, ...>(...)`
+/// -> `vectorized_elementwise_kernel`).
+pub fn kernel_label(name: &str) -> String {
+    let n = name.strip_prefix("void ").unwrap_or(name);
+    let cut = n.find(['<', '(']).unwrap_or(n.len());
+    let base = n[..cut].rsplit("::").next().unwrap_or(n);
+    if base.is_empty() {
+        return short_name(name, 40);
+    }
+    // Generic wrappers (`cutlass::Kernel<...>`) are named by their first template argument.
+    if base.len() < 8 && n[cut..].starts_with('<') {
+        let arg: String = n[cut + 1..].chars().take_while(|&c| c != ',' && c != '>' && c != '<').collect();
+        return short_name(&format!("{base}<{}>", arg.trim()), 40);
+    }
+    short_name(base, 40)
+}
+
 /// A table with a header row; the first column is left-aligned, the others right-aligned.
 #[derive(Debug, Default)]
 pub struct TextTable {
@@ -282,6 +300,7 @@ pub fn summary(r: &TraceReport, opts: &SummaryOptions) -> String {
         }
         o.push_str(&t.render("  "));
     }
+    advice_section(&mut o, r);
     if !r.warnings.is_empty() {
         let _ = writeln!(o, "\nWARNINGS");
         for w in &r.warnings {
@@ -289,6 +308,52 @@ pub fn summary(r: &TraceReport, opts: &SummaryOptions) -> String {
         }
     }
     o
+}
+
+/// Fusion candidates and the CUDA-graph estimate, savings first.
+fn advice_section(o: &mut String, r: &TraceReport) {
+    let adv = &r.advice;
+    if adv.fusion.is_empty() && adv.cuda_graphs.is_none() && adv.notes.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\nADVICE");
+    if let Some(g) = &adv.cuda_graphs {
+        let _ = writeln!(
+            o,
+            "  CUDA graphs: steps {}..{} launch the same {} kernels while CPU-bound; capturing a step saves ~{} per step \
+             ({} of IL; exposed launch {} minus one graph launch), up to {} if the host's dispatch work goes too",
+            g.steps.first().copied().unwrap_or(0),
+            g.steps.last().copied().unwrap_or(0),
+            g.kernels_per_step,
+            fmt_ns(g.saving_per_step_ns),
+            fmt_pct(Some(g.saving_frac)),
+            fmt_ns(g.exposed_launch_per_step_ns),
+            fmt_ns(g.upper_bound_per_step_ns)
+        );
+    }
+    if !adv.fusion.is_empty() {
+        let _ = writeln!(
+            o,
+            "  Fusion candidates (chains that always follow each other; saving = GPU idle inside the chain, CPU-bound windows only):"
+        );
+        let mut t = TextTable::new(&["chain", "stream", "PS", "times", "saving", "share", "issued by"]);
+        for c in &adv.fusion {
+            let chain: Vec<String> = c.kernels.iter().map(|k| kernel_label(k)).collect();
+            t.row(vec![
+                chain.join(" -> "),
+                format!("{}:{}", c.device, c.stream),
+                format!("{:.2}", c.ps),
+                c.cpu_bound_occurrences.to_string(),
+                fmt_ns(c.total_saving_ns as f64),
+                fmt_pct(Some(c.saving_frac)),
+                c.host_op.as_deref().map_or("-".to_string(), |h| short_name(h, 30)),
+            ]);
+        }
+        o.push_str(&t.render("    "));
+    }
+    for n in &adv.notes {
+        let _ = writeln!(o, "  note: {n}");
+    }
 }
 
 /// Several traces side by side: one column per trace.
@@ -338,6 +403,23 @@ mod tests {
         assert_eq!(fmt_ns(2.5e9), "2.500 s");
         assert_eq!(fmt_pct(Some(0.1234)), "12.3%");
         assert_eq!(fmt_pct(None), "-");
+    }
+
+    #[test]
+    fn kernel_labels() {
+        assert_eq!(
+            kernel_label("void at::native::vectorized_elementwise_kernel<4, at::native::FillFunctor<float>>(int, X)"),
+            "vectorized_elementwise_kernel"
+        );
+        assert_eq!(kernel_label("sm80_xmma_gemm_f16f16_tn"), "sm80_xmma_gemm_f16f16_tn");
+        assert_eq!(
+            kernel_label("void cutlass::Kernel<cutlass_80_gemm_64x64>(Params)"),
+            "Kernel<cutlass_80_gemm_64x64>"
+        );
+        assert_eq!(
+            kernel_label("ncclKernel_AllReduce_RING_LL_Sum_float(ncclDevComm*)"),
+            "ncclKernel_AllReduce_RING_LL_Sum_float"
+        );
     }
 
     #[test]

@@ -1,0 +1,321 @@
+//! Advice (METRICS.md section 5): kernel chains worth fusing, ranked by the
+//! GPU idle time they expose, and whether CUDA graphs would pay off. Batch-size
+//! advice needs a sweep and lives with the sweep rules.
+//!
+//! Every suggestion carries its estimated saving (time and share of the
+//! windows it applies to) and the evidence it rests on. Savings only count in
+//! CPU-bound windows: when the GPU is the bottleneck, hiding launch latency
+//! does not shorten the step.
+
+use boundscope_trace::{ActivityKind, ApiKind, HostOpKind, StrId, Trace};
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use serde::{Deserialize, Serialize};
+use std::hash::Hasher;
+
+use crate::launches::LaunchTable;
+use crate::window::{Bound, WindowMetrics};
+
+/// Knobs of the advice.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdviceSpec {
+    /// Smallest proximity score of a fusion candidate (`--min-ps`).
+    pub min_ps: f64,
+    /// Longest chain considered (2..=this).
+    pub max_chain: usize,
+    /// Fusion candidates reported.
+    pub top: usize,
+    /// Cost of one graph launch, subtracted from a CUDA-graph saving.
+    pub graph_launch_ns: i64,
+}
+
+impl Default for AdviceSpec {
+    fn default() -> Self {
+        AdviceSpec { min_ps: 0.9, max_chain: 4, top: 5, graph_launch_ns: 2_500 }
+    }
+}
+
+/// A chain of kernels that (almost) always follow each other on one stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FusionCandidate {
+    /// Kernel names in launch order.
+    pub kernels: Vec<String>,
+    pub device: u32,
+    pub stream: u32,
+    /// Times the chain occurs (whole trace).
+    pub occurrences: u64,
+    /// Launches of its first kernel on that stream.
+    pub head_launches: u64,
+    /// Proximity score: occurrences / head launches (1.0: the head is always followed by the chain).
+    pub ps: f64,
+    /// Occurrences inside CPU-bound windows, where fusing saves time.
+    pub cpu_bound_occurrences: u64,
+    /// GPU idle time inside the chain (gaps before its 2nd..Lth kernels), mean per CPU-bound occurrence.
+    pub saving_per_occurrence_ns: f64,
+    /// Summed over the CPU-bound occurrences.
+    pub total_saving_ns: i64,
+    /// total saving / IL of the CPU-bound windows.
+    pub saving_frac: f64,
+    /// Framework op that issues the chain's first kernel (via External id), when known.
+    pub host_op: Option<String>,
+}
+
+/// Whether capturing a step into a CUDA graph would pay off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphAdvice {
+    /// Consecutive CPU-bound steps that launch the identical kernel sequence.
+    pub steps: Vec<i64>,
+    pub kernels_per_step: u64,
+    /// Median exposed launch time of those steps.
+    pub exposed_launch_per_step_ns: f64,
+    /// exposed launch - one graph launch (the METRICS.md estimate).
+    pub saving_per_step_ns: f64,
+    /// saving / median IL of those steps.
+    pub saving_frac: f64,
+    /// Median launch-bound idle time (host wait included): what a graph could
+    /// save at most, if the host's dispatch work disappears with it.
+    pub upper_bound_per_step_ns: f64,
+}
+
+/// All advice for one trace.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Advice {
+    pub fusion: Vec<FusionCandidate>,
+    pub cuda_graphs: Option<GraphAdvice>,
+    /// Why some advice was not given.
+    pub notes: Vec<String>,
+}
+
+/// Chain key: up to 4 kernel names and the chain length.
+type ChainKey = ([u32; 4], u8);
+/// A stream, as (device, stream).
+type StreamKey = (u32, u32);
+/// A counted chain with its proximity score and head launches.
+type Found<'a> = ((StreamKey, ChainKey), &'a ChainStats, f64, u64);
+
+#[derive(Default)]
+struct ChainStats {
+    count: u64,
+    cpu_count: u64,
+    cpu_saving: i64,
+    first_row: u32,
+}
+
+/// Computes the advice from a trace, its launch table and its judged windows
+/// (the steps, or the whole trace when there are none).
+pub fn advise(trace: &Trace, l: &LaunchTable, windows: &[WindowMetrics], spec: &AdviceSpec) -> Advice {
+    let mut notes = Vec::new();
+    let cpu_windows: Vec<&WindowMetrics> = windows.iter().filter(|w| w.verdict.bound == Bound::CpuBound).collect();
+    if cpu_windows.is_empty() {
+        notes.push("no CPU-bound window: launch overhead is hidden behind GPU work, so fusion and CUDA graphs would not shorten it".into());
+    }
+    let fusion = fusion_candidates(trace, l, &cpu_windows, spec);
+    let cuda_graphs = graph_advice(trace, l, windows, spec, &mut notes);
+    Advice { fusion, cuda_graphs, notes }
+}
+
+fn in_windows(t: i64, windows: &[&WindowMetrics]) -> bool {
+    windows.iter().any(|w| t >= w.start_ns && t < w.end_ns)
+}
+
+fn fusion_candidates(
+    trace: &Trace,
+    l: &LaunchTable,
+    cpu: &[&WindowMetrics],
+    spec: &AdviceSpec,
+) -> Vec<FusionCandidate> {
+    let a = &trace.activities;
+    let api = &trace.api;
+    let max_chain = spec.max_chain.clamp(2, 4);
+    // Kernel launches per stream, in launch order.
+    let mut rows: Vec<u32> = (0..l.len() as u32)
+        .filter(|&r| a.kind[l.activity[r as usize] as usize] == ActivityKind::Kernel && !l.graph_internal[r as usize])
+        .collect();
+    let stream_of = |r: u32| {
+        let i = l.activity[r as usize] as usize;
+        (a.device[i], a.stream[i])
+    };
+    rows.sort_by_key(|&r| (stream_of(r), api.start_ns[l.api[r as usize] as usize]));
+    // Blocking calls end a chain: work after a sync cannot be fused with work before it.
+    let syncs: Vec<i64> = (0..api.len()).filter(|&i| api.kind[i].is_blocking()).map(|i| api.start_ns[i]).collect();
+    let sync_between = |t0: i64, t1: i64| {
+        let i = syncs.partition_point(|&s| s <= t0);
+        i < syncs.len() && syncs[i] < t1
+    };
+
+    let mut heads: FxHashMap<((u32, u32), u32), u64> = FxHashMap::default();
+    let mut chains: FxHashMap<((u32, u32), ChainKey), ChainStats> = FxHashMap::default();
+    let mut seg_start = 0;
+    for j in 0..=rows.len() {
+        let boundary = j == rows.len()
+            || (j > seg_start && {
+                let (p, c) = (rows[j - 1], rows[j]);
+                stream_of(p) != stream_of(c)
+                    || sync_between(api.start_ns[l.api[p as usize] as usize], api.start_ns[l.api[c as usize] as usize])
+            });
+        if !boundary {
+            continue;
+        }
+        let seg = &rows[seg_start..j];
+        for (k, &r) in seg.iter().enumerate() {
+            let s = stream_of(r);
+            let name = a.name[l.activity[r as usize] as usize].0;
+            *heads.entry((s, name)).or_default() += 1;
+            let start = a.start_ns[l.activity[r as usize] as usize];
+            let counts = in_windows(start, cpu);
+            for len in 2..=max_chain {
+                if k + len > seg.len() {
+                    break;
+                }
+                let mut key = [u32::MAX; 4];
+                let mut saving = 0i64;
+                for (m, &rr) in seg[k..k + len].iter().enumerate() {
+                    key[m] = a.name[l.activity[rr as usize] as usize].0;
+                    if m > 0 {
+                        saving += l.gap_before_ns[rr as usize];
+                    }
+                }
+                let st = chains
+                    .entry((s, (key, len as u8)))
+                    .or_insert_with(|| ChainStats { first_row: r, ..Default::default() });
+                st.count += 1;
+                if counts {
+                    st.cpu_count += 1;
+                    st.cpu_saving += saving;
+                }
+            }
+        }
+        seg_start = j;
+    }
+
+    let cpu_il: i64 = cpu.iter().map(|w| w.il_ns).sum();
+    let mut found: Vec<Found<'_>> = chains
+        .iter()
+        .filter_map(|(k, st)| {
+            let head = *heads.get(&(k.0, k.1.0[0]))?;
+            let ps = st.count as f64 / head as f64;
+            (st.count >= 2 && ps >= spec.min_ps && st.cpu_saving > 0).then_some((*k, st, ps, head))
+        })
+        .collect();
+    found.sort_by(|x, y| y.1.cpu_saving.cmp(&x.1.cpu_saving).then(y.0.1.1.cmp(&x.0.1.1)).then(x.0.cmp(&y.0)));
+    // Keep a chain only when no longer chain already kept contains it.
+    let mut kept: Vec<Found<'_>> = Vec::new();
+    for c in found {
+        let (stream, (key, len)) = c.0;
+        let inner = &key[..len as usize];
+        let covered = kept.iter().any(|k| {
+            let (s2, (k2, l2)) = k.0;
+            s2 == stream && l2 > len && k2[..l2 as usize].windows(len as usize).any(|w| w == inner)
+        });
+        if !covered {
+            kept.push(c);
+        }
+        if kept.len() == spec.top {
+            break;
+        }
+    }
+    let ext_wanted: FxHashSet<u64> =
+        kept.iter().map(|k| api.external_id[l.api[k.1.first_row as usize] as usize]).filter(|&e| e != 0).collect();
+    let mut op_of: FxHashMap<u64, StrId> = FxHashMap::default();
+    let h = &trace.host_ops;
+    for i in 0..h.len() {
+        if h.kind[i] == HostOpKind::Operator && ext_wanted.contains(&h.external_id[i]) {
+            op_of.entry(h.external_id[i]).or_insert(h.name[i]);
+        }
+    }
+    kept.into_iter()
+        .map(|(((device, stream), (key, len)), st, ps, head)| {
+            let ext = api.external_id[l.api[st.first_row as usize] as usize];
+            FusionCandidate {
+                kernels: key[..len as usize].iter().map(|&n| trace.str(StrId(n)).to_string()).collect(),
+                device,
+                stream,
+                occurrences: st.count,
+                head_launches: head,
+                ps,
+                cpu_bound_occurrences: st.cpu_count,
+                saving_per_occurrence_ns: st.cpu_saving as f64 / st.cpu_count.max(1) as f64,
+                total_saving_ns: st.cpu_saving,
+                saving_frac: if cpu_il > 0 { st.cpu_saving as f64 / cpu_il as f64 } else { 0.0 },
+                host_op: op_of.get(&ext).map(|&n| trace.str(n).to_string()),
+            }
+        })
+        .collect()
+}
+
+fn graph_advice(
+    trace: &Trace,
+    l: &LaunchTable,
+    windows: &[WindowMetrics],
+    spec: &AdviceSpec,
+    notes: &mut Vec<String>,
+) -> Option<GraphAdvice> {
+    let steps: Vec<&WindowMetrics> = windows.iter().filter(|w| w.step.is_some()).collect();
+    if steps.len() < 2 {
+        notes.push("fewer than two steps: cannot tell whether iterations repeat, so no CUDA-graph estimate".into());
+        return None;
+    }
+    if trace.api.kind.contains(&ApiKind::GraphLaunch) {
+        notes.push("the trace already launches CUDA graphs".into());
+    }
+    let a = &trace.activities;
+    let api = &trace.api;
+    // Fingerprint of each step's kernel sequence in launch order.
+    let fingerprint = |w: &WindowMetrics| -> (u64, u64) {
+        // Launch rows are in activity (start) order: the step is one range of them.
+        let a_lo = a.start_ns.partition_point(|&s| s < w.start_ns) as u32;
+        let a_hi = a.start_ns.partition_point(|&s| s < w.end_ns) as u32;
+        let lo = l.activity.partition_point(|&i| i < a_lo);
+        let hi = l.activity.partition_point(|&i| i < a_hi);
+        let mut rows: Vec<usize> =
+            (lo..hi).filter(|&r| a.kind[l.activity[r] as usize] == ActivityKind::Kernel).collect();
+        rows.sort_by_key(|&r| api.start_ns[l.api[r] as usize]);
+        let mut h = FxHasher::default();
+        for &r in &rows {
+            h.write_u32(a.name[l.activity[r] as usize].0);
+        }
+        (h.finish(), rows.len() as u64)
+    };
+    let prints: Vec<(u64, u64)> = steps.iter().map(|w| fingerprint(w)).collect();
+    // Longest run of consecutive CPU-bound steps with the same sequence.
+    let mut best: Option<(usize, usize)> = None;
+    let mut i = 0;
+    while i < steps.len() {
+        let mut j = i;
+        while j + 1 < steps.len()
+            && prints[j + 1] == prints[i]
+            && steps[j + 1].verdict.bound == Bound::CpuBound
+            && steps[i].verdict.bound == Bound::CpuBound
+        {
+            j += 1;
+        }
+        if j > i && prints[i].1 > 0 && best.is_none_or(|(bi, bj)| j - i > bj - bi) {
+            best = Some((i, j));
+        }
+        i = j + 1;
+    }
+    let Some((i, j)) = best else {
+        notes.push(
+            "no two consecutive CPU-bound steps launch the same kernel sequence: a CUDA graph would need re-capture"
+                .into(),
+        );
+        return None;
+    };
+    let run = &steps[i..=j];
+    let med = |f: &dyn Fn(&WindowMetrics) -> f64| {
+        crate::stats::median_f64(&mut run.iter().map(|w| f(w)).collect::<Vec<_>>()).unwrap_or(0.0)
+    };
+    let exposed = med(&|w| w.exposed_launch_ns as f64);
+    let saving = (exposed - spec.graph_launch_ns as f64).max(0.0);
+    let il = med(&|w| w.il_ns as f64);
+    Some(GraphAdvice {
+        steps: run.iter().filter_map(|w| w.step).collect(),
+        kernels_per_step: prints[i].1,
+        exposed_launch_per_step_ns: exposed,
+        saving_per_step_ns: saving,
+        saving_frac: if il > 0.0 { saving / il } else { 0.0 },
+        upper_bound_per_step_ns: med(&|w| w.launch_bound_idle_ns as f64),
+    })
+}

@@ -16,10 +16,6 @@ pub struct StreamDepth {
     pub time_ns: Vec<i64>,
     /// Depth from `time_ns[i]` until `time_ns[i + 1]`.
     pub depth: Vec<i32>,
-    /// Integral of depth over `[time_ns[0], time_ns[i]]`, in depth x ns.
-    cum_area: Vec<i64>,
-    /// Time spent at depth > 1 over `[time_ns[0], time_ns[i]]`.
-    cum_gt1: Vec<i64>,
 }
 
 /// Queue-depth figures of one stream over a window.
@@ -36,14 +32,16 @@ pub struct DepthSummary {
 }
 
 impl StreamDepth {
-    fn new(device: u32, stream: u32, mut events: Vec<(i64, i32)>) -> StreamDepth {
-        // At equal times count arrivals before departures, so a zero-latency
-        // launch never shows a negative depth.
-        events.sort_unstable_by_key(|&(t, d)| (t, -d));
-        let mut time_ns = Vec::with_capacity(events.len());
-        let mut depth = Vec::with_capacity(events.len());
+    /// `events` are (time, +1 or -1), encoded as `time * 2 + (1 for -1)` so that
+    /// one u64-sized sort orders them by time, arrivals before departures at
+    /// equal times (a zero-latency launch never shows a negative depth).
+    fn new(device: u32, stream: u32, mut events: Vec<i64>) -> StreamDepth {
+        events.sort_unstable();
+        let mut time_ns: Vec<i64> = Vec::with_capacity(events.len());
+        let mut depth: Vec<i32> = Vec::with_capacity(events.len());
         let mut cur = 0i32;
-        for (t, d) in events {
+        for e in events {
+            let (t, d) = (e.div_euclid(2), if e.rem_euclid(2) == 0 { 1 } else { -1 });
             cur += d;
             if time_ns.last() == Some(&t) {
                 if let Some(last) = depth.last_mut() {
@@ -54,54 +52,47 @@ impl StreamDepth {
                 depth.push(cur);
             }
         }
-        let mut cum_area = Vec::with_capacity(time_ns.len());
-        let mut cum_gt1 = Vec::with_capacity(time_ns.len());
-        let (mut area, mut gt1) = (0i64, 0i64);
-        for i in 0..time_ns.len() {
-            if i > 0 {
-                let dt = time_ns[i] - time_ns[i - 1];
-                area += i64::from(depth[i - 1].max(0)) * dt;
-                if depth[i - 1] > 1 {
-                    gt1 += dt;
-                }
-            }
-            cum_area.push(area);
-            cum_gt1.push(gt1);
-        }
-        StreamDepth { device, stream, time_ns, depth, cum_area, cum_gt1 }
+        StreamDepth { device, stream, time_ns, depth }
     }
 
-    /// Depth at time `t`.
-    fn depth_at(&self, t: i64) -> i32 {
-        match self.time_ns.partition_point(|&x| x <= t) {
-            0 => 0,
-            i => self.depth[i - 1],
-        }
-    }
-
-    /// (area, time at depth>1) over `[time_ns[0], t]`.
-    fn integrals_at(&self, t: i64) -> (i64, i64) {
-        match self.time_ns.partition_point(|&x| x <= t) {
-            0 => (0, 0),
-            i => {
-                let dt = t - self.time_ns[i - 1];
-                let d = self.depth[i - 1];
-                (self.cum_area[i - 1] + i64::from(d.max(0)) * dt, self.cum_gt1[i - 1] + if d > 1 { dt } else { 0 })
-            }
-        }
-    }
-
-    /// Summary over `[lo, hi)`.
+    /// Summary over `[lo, hi)`, walking only the changes inside it.
     pub fn summarize(&self, lo: i64, hi: i64) -> DepthSummary {
         let span = (hi - lo).max(0);
-        let (a0, g0) = self.integrals_at(lo);
-        let (a1, g1) = self.integrals_at(hi);
-        let from = self.time_ns.partition_point(|&x| x < lo);
-        let to = self.time_ns.partition_point(|&x| x < hi);
-        let max_inside = self.depth[from..to].iter().copied().max().unwrap_or(0);
-        let max_depth = max_inside.max(self.depth_at(lo));
+        let first = self.time_ns.partition_point(|&x| x <= lo);
+        // Depth in force at `lo`.
+        let mut d = if first == 0 { 0 } else { self.depth[first - 1] };
+        let (mut t, mut area, mut gt1, mut max_depth) = (lo, 0i64, 0i64, d);
+        for i in first..self.time_ns.len() {
+            let next = self.time_ns[i].min(hi);
+            if next <= t {
+                if self.time_ns[i] >= hi {
+                    break;
+                }
+                d = self.depth[i];
+                max_depth = max_depth.max(d);
+                continue;
+            }
+            let dt = next - t;
+            area += i64::from(d.max(0)) * dt;
+            if d > 1 {
+                gt1 += dt;
+            }
+            t = next;
+            if self.time_ns[i] >= hi {
+                break;
+            }
+            d = self.depth[i];
+            max_depth = max_depth.max(d);
+        }
+        if t < hi {
+            let dt = hi - t;
+            area += i64::from(d.max(0)) * dt;
+            if d > 1 {
+                gt1 += dt;
+            }
+        }
         let (mean_depth, frac) =
-            if span > 0 { ((a1 - a0) as f64 / span as f64, (g1 - g0) as f64 / span as f64) } else { (0.0, 0.0) };
+            if span > 0 { (area as f64 / span as f64, gt1 as f64 / span as f64) } else { (0.0, 0.0) };
         DepthSummary { device: self.device, stream: self.stream, mean_depth, max_depth, frac_time_depth_gt1: frac }
     }
 }
@@ -109,15 +100,15 @@ impl StreamDepth {
 /// Depth functions of every stream that has matched launches.
 pub fn stream_depths(trace: &Trace, launches: &LaunchTable) -> Vec<StreamDepth> {
     let a = &trace.activities;
-    let mut per_stream: FxHashMap<(u32, u32), Vec<(i64, i32)>> = FxHashMap::default();
+    let mut per_stream: FxHashMap<(u32, u32), Vec<i64>> = FxHashMap::default();
     for r in 0..launches.len() {
         if launches.graph_internal[r] {
             continue;
         }
         let i = launches.activity[r] as usize;
         let ev = per_stream.entry((a.device[i], a.stream[i])).or_default();
-        ev.push((trace.api.start_ns[launches.api[r] as usize], 1));
-        ev.push((a.start_ns[i], -1));
+        ev.push(trace.api.start_ns[launches.api[r] as usize] * 2);
+        ev.push(a.start_ns[i] * 2 + 1);
     }
     let mut out: Vec<StreamDepth> = per_stream.into_iter().map(|((d, s), ev)| StreamDepth::new(d, s, ev)).collect();
     out.sort_by_key(|s| (s.device, s.stream));
@@ -131,7 +122,7 @@ mod tests {
     #[test]
     fn depth_integrals() {
         // Two launches at 0 and 10; kernels start at 20 and 30.
-        let s = StreamDepth::new(0, 7, vec![(0, 1), (10, 1), (20, -1), (30, -1)]);
+        let s = StreamDepth::new(0, 7, vec![0, 10 * 2, 20 * 2 + 1, 30 * 2 + 1]);
         assert_eq!(s.depth, vec![1, 2, 1, 0]);
         let w = s.summarize(0, 40);
         assert_eq!(w.max_depth, 2);
@@ -141,5 +132,12 @@ mod tests {
         let w = s.summarize(15, 25);
         assert!((w.mean_depth - 1.5).abs() < 1e-12);
         assert_eq!(w.max_depth, 2);
+        // Before any launch, and a window starting exactly on a change.
+        assert_eq!(s.summarize(-10, 0).max_depth, 0);
+        let w = s.summarize(10, 20);
+        assert_eq!((w.max_depth, w.frac_time_depth_gt1), (2, 1.0));
+        // Equal times: arrival counted before departure.
+        let z = StreamDepth::new(0, 1, vec![5 * 2, 5 * 2 + 1]);
+        assert!(z.depth.iter().all(|&d| d >= 0));
     }
 }

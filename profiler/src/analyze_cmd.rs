@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use boundscope_analysis::{AdviceSpec, AnalysisSpec, REPORT_SCHEMA, TraceReport, WindowSpec, analyze};
 use boundscope_reports::text::{SummaryOptions, comparison, summary};
-use boundscope_reports::{csv, ensure_writable_dir};
+use boundscope_reports::{csv, ensure_writable_dir, parquet};
 use boundscope_trace::read_trace;
 use serde::Serialize;
 
@@ -29,6 +29,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), Failure> {
     }
     // Fail on an unwritable output before reading gigabytes.
     if let Some(dir) = &args.csv {
+        ensure_writable_dir(dir).map_err(Failure::input)?;
+    }
+    if let Some(dir) = &args.parquet {
         ensure_writable_dir(dir).map_err(Failure::input)?;
     }
     let spec = AnalysisSpec {
@@ -69,6 +72,11 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), Failure> {
                 .map_err(Failure::input)?;
             csv::write_analysis_csv(&trace, &analysis, &dir).map_err(Failure::input)?;
         }
+        if let Some(dir) = &args.parquet {
+            let dir = if args.traces.len() > 1 { dir.join(label) } else { dir.clone() };
+            ensure_writable_dir(&dir).map_err(Failure::input)?;
+            parquet::write_analysis_parquet(&trace, &analysis, &dir).map_err(Failure::input)?;
+        }
         reports.push(analysis.report);
     }
 
@@ -94,6 +102,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), Failure> {
         }
         if let Some(dir) = &args.csv {
             write(&mut out, &format!("\nCSV tables written to {}\n", dir.display()))?;
+        }
+        if let Some(dir) = &args.parquet {
+            write(&mut out, &format!("\nParquet tables written to {}\n", dir.display()))?;
         }
     }
 

@@ -1,23 +1,34 @@
 //! Writing files safely: every export goes to a temporary name in the target
 //! directory and is renamed into place only once complete, so a failure half
-//! way never leaves a truncated file posing as a complete one.
+//! way never leaves a truncated file posing as a complete one. Large streamed
+//! outputs ([`StreamedFile`]) are gzip-compressed on a second thread when their
+//! name ends in `.gz`, so formatting and compression run on two cores.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
-/// An export that failed, naming the file.
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+/// An export that failed, naming the file. The message includes the cause
+/// (the field is not a `source`, so that a cause chain printer such as
+/// anyhow's `{:#}` does not repeat it).
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("cannot write {}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
-    #[error("cannot build table for {}: {source}", path.display())]
-    Table { path: PathBuf, source: polars::error::PolarsError },
+    #[error("cannot write {}: {error}", path.display())]
+    Io { path: PathBuf, error: io::Error },
+    #[error("cannot build table for {}: {error}", path.display())]
+    Table { path: PathBuf, error: polars::error::PolarsError },
+    #[error("cannot draw {}: {message}", path.display())]
+    Plot { path: PathBuf, message: String },
 }
 
 impl ExportError {
-    pub(crate) fn io(path: &Path, source: io::Error) -> Self {
-        ExportError::Io { path: path.to_path_buf(), source }
+    pub(crate) fn io(path: &Path, error: io::Error) -> Self {
+        ExportError::Io { path: path.to_path_buf(), error }
     }
 }
 
@@ -72,6 +83,145 @@ impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.out.take().is_some() {
             let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Buffers handed to the compressing thread.
+const GZ_BUF: usize = 1 << 20;
+/// Buffers in flight between the formatting and the compressing thread.
+const GZ_DEPTH: usize = 4;
+/// zlib level 1: about twice as fast as the default level 6 on trace JSON, for
+/// a file about 1.25x larger (the Chrome export of v100_train_ns_timestamps,
+/// 11.6 MB: 0.12 s and 1.50 MB against 0.23 s and 1.19 MB). An export should
+/// not take longer than reading the trace did.
+const GZ_LEVEL: u32 = 1;
+
+/// A streamed output file: plain, or gzip-compressed on a second thread when
+/// the name ends in `.gz`. Written under a temporary name like [`AtomicFile`];
+/// only [`StreamedFile::finish`] puts it in place.
+#[derive(Debug)]
+pub struct StreamedFile {
+    path: PathBuf,
+    inner: Option<Streamed>,
+}
+
+#[derive(Debug)]
+enum Streamed {
+    Plain(AtomicFile),
+    Gzip {
+        buf: Vec<u8>,
+        tx: SyncSender<Vec<u8>>,
+        recycled: Receiver<Vec<u8>>,
+        handle: JoinHandle<io::Result<AtomicFile>>,
+    },
+}
+
+impl StreamedFile {
+    pub fn create(path: &Path) -> Result<StreamedFile, ExportError> {
+        let file = AtomicFile::create(path)?;
+        let gzip = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+        let inner = if gzip {
+            let (tx, rx) = sync_channel::<Vec<u8>>(GZ_DEPTH);
+            let (back, recycled) = sync_channel::<Vec<u8>>(GZ_DEPTH + 2);
+            let handle = std::thread::Builder::new()
+                .name("boundscope-gzip".into())
+                .spawn(move || {
+                    let mut enc = GzEncoder::new(file, Compression::new(GZ_LEVEL));
+                    for mut buf in rx {
+                        enc.write_all(&buf)?;
+                        buf.clear();
+                        // The formatter may have stopped taking buffers back; that is fine.
+                        let _ = back.try_send(buf);
+                    }
+                    enc.finish()
+                })
+                .map_err(|e| ExportError::io(path, e))?;
+            Streamed::Gzip { buf: Vec::with_capacity(GZ_BUF), tx, recycled, handle }
+        } else {
+            Streamed::Plain(file)
+        };
+        Ok(StreamedFile { path: path.to_path_buf(), inner: Some(inner) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Completes the compression, syncs, and renames the file into place.
+    pub fn finish(mut self) -> Result<(), ExportError> {
+        let path = self.path.clone();
+        match self.inner.take() {
+            Some(Streamed::Plain(f)) => f.commit(),
+            Some(Streamed::Gzip { buf, tx, handle, .. }) => {
+                let sent = buf.is_empty() || tx.send(buf).is_ok();
+                drop(tx);
+                let file = join_compressor(handle).map_err(|e| ExportError::io(&path, e))?;
+                if !sent {
+                    return Err(ExportError::io(&path, io::Error::other("the compressing thread stopped early")));
+                }
+                file.commit()
+            }
+            None => Err(ExportError::io(&path, io::Error::other("file already finished"))),
+        }
+    }
+}
+
+fn join_compressor(handle: JoinHandle<io::Result<AtomicFile>>) -> io::Result<AtomicFile> {
+    handle.join().unwrap_or_else(|_| Err(io::Error::other("the compressing thread panicked")))
+}
+
+impl Write for StreamedFile {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            Some(Streamed::Plain(f)) => f.write(data),
+            Some(Streamed::Gzip { buf, tx, recycled, .. }) => {
+                buf.extend_from_slice(data);
+                if buf.len() >= GZ_BUF {
+                    let next = recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(GZ_BUF));
+                    let full = std::mem::replace(buf, next);
+                    if tx.send(full).is_err() {
+                        // The compressor failed (disk full, file too large): report its error.
+                        return Err(self.compressor_error());
+                    }
+                }
+                Ok(data.len())
+            }
+            None => Err(io::Error::other("file already finished")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.inner {
+            Some(Streamed::Plain(f)) => f.flush(),
+            // Compressed data reaches the file when the compressor gets to it; `finish` waits.
+            _ => Ok(()),
+        }
+    }
+}
+
+impl StreamedFile {
+    fn compressor_error(&mut self) -> io::Error {
+        match self.inner.take() {
+            Some(Streamed::Gzip { tx, handle, .. }) => {
+                drop(tx);
+                match join_compressor(handle) {
+                    Err(e) => e,
+                    Ok(_) => io::Error::other("the compressing thread stopped early"),
+                }
+            }
+            _ => io::Error::other("the compressing thread stopped early"),
+        }
+    }
+}
+
+impl Drop for StreamedFile {
+    fn drop(&mut self) {
+        // Unfinished: stop the compressor and wait for it, so that its
+        // temporary file is removed before the caller reports the failure.
+        if let Some(Streamed::Gzip { tx, handle, .. }) = self.inner.take() {
+            drop(tx);
+            let _ = join_compressor(handle);
         }
     }
 }

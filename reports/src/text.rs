@@ -23,7 +23,7 @@ pub fn fmt_pct(frac: Option<f64>) -> String {
     frac.map_or("-".to_string(), |f| format!("{:.1}%", f * 100.0))
 }
 
-fn fmt_bytes(b: u64) -> String {
+pub fn fmt_bytes(b: u64) -> String {
     let b = b as f64;
     if b < 1e3 {
         format!("{b:.0} B")
@@ -101,7 +101,11 @@ impl TextTable {
     }
 }
 
-const WINDOW_HEADER: [&str; 12] = [
+/// What the column names of the windows table stand for.
+pub(crate) const ABBREVIATIONS: &str = "TKLQT = total kernel launch-to-start time; l2s = launch-to-start; \
+     AKD = mean kernel duration; IL = inference latency; busy = GPU busy / IL";
+
+pub(crate) const WINDOW_HEADER: [&str; 12] = [
     "window",
     "verdict",
     "kernels",
@@ -116,7 +120,7 @@ const WINDOW_HEADER: [&str; 12] = [
     "sync",
 ];
 
-fn window_row(w: &WindowMetrics) -> Vec<String> {
+pub(crate) fn window_row(w: &WindowMetrics) -> Vec<String> {
     vec![
         w.label.clone(),
         w.verdict.bound.as_str().to_string(),
@@ -133,7 +137,7 @@ fn window_row(w: &WindowMetrics) -> Vec<String> {
     ]
 }
 
-fn median_row(m: &StepMedian) -> Vec<String> {
+pub(crate) fn median_row(m: &StepMedian) -> Vec<String> {
     vec![
         format!("median of {} steps", m.steps),
         format!("{}C/{}T/{}G", m.cpu_bound_steps, m.transitional_steps, m.gpu_bound_steps),
@@ -163,7 +167,7 @@ pub struct SummaryOptions {
 
 /// The window whose evidence a summary shows: the chosen step, else the
 /// median-TKLQT step, else the whole trace.
-fn focus_window<'a>(r: &'a TraceReport, opts: &SummaryOptions) -> &'a WindowMetrics {
+pub(crate) fn focus_window<'a>(r: &'a TraceReport, opts: &SummaryOptions) -> &'a WindowMetrics {
     if let Some(n) = opts.step
         && let Some(w) = r.steps.iter().find(|w| w.step == Some(n))
     {
@@ -216,11 +220,7 @@ pub fn summary(r: &TraceReport, opts: &SummaryOptions) -> String {
         }
     }
     o.push_str(&t.render("  "));
-    let _ = writeln!(
-        o,
-        "  (TKLQT = total kernel launch-to-start time; l2s = launch-to-start; AKD = mean kernel duration; \
-         IL = inference latency; busy = GPU busy / IL)"
-    );
+    let _ = writeln!(o, "  ({ABBREVIATIONS})");
 
     let w = focus;
     let _ = writeln!(o, "\nLAUNCHES ({})", w.label);

@@ -226,3 +226,24 @@ fn events_straddling_chunk_boundaries_read_the_same() {
         assert_eq!(t.str(t.activities.name[0]), "k\"1\"");
     }
 }
+
+#[test]
+fn skips_boundscope_derived_events() {
+    // What `boundscope export --chrome` adds beside the workload's events: a
+    // verdict bar and derived counters. Reading the export back must see only
+    // the workload (one kernel here), with no extra host op or counter.
+    let doc = br#"{"traceEvents":[
+      {"ph":"X","cat":"kernel","name":"k","pid":0,"tid":7,"ts":10.000,"dur":2.000,"args":{"device":0,"stream":7}},
+      {"ph":"X","cat":"boundscope_verdict","name":"CPU-bound","pid":9,"tid":1,"ts":0.000,"dur":50.000,"args":{}},
+      {"ph":"C","cat":"boundscope_derived","name":"stream 7 queue","pid":0,"ts":1.000,"args":{"depth":1}},
+      {"ph":"C","cat":"boundscope_derived","name":"GPU busy","pid":0,"ts":0.000,"args":{"fraction":0.5}},
+      {"ph":"C","name":"nvml power","pid":0,"ts":11.000,"args":{"W":300}}
+    ]}"#;
+    let t = read_kineto_bytes(doc, Path::new("export.json")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.activities.len(), 1);
+    assert!(t.host_ops.is_empty(), "verdict bars must not become host ops");
+    assert_eq!(t.counters.series.len(), 1, "only the workload's own counter");
+    assert_eq!(t.str(t.counters.series[0].name), "nvml power");
+    // The derived counter at ts 0 must not move the origin either.
+    assert_eq!(t.meta.origin_ns, 10_000);
+}

@@ -224,6 +224,11 @@ fn u64_of(n: OptNum) -> u64 {
 /// Feeds one parsed event (whose text is `bytes`) to `b`.
 pub(crate) fn interpret(ev: RawEvent<'_>, bytes: &[u8], b: &mut TraceBuilder, ids: &mut IdMap) -> Result<(), Problem> {
     let ph = ev.ph.ok_or_else(|| Problem::Missing("event has no \"ph\"".into()))?;
+    if ev.cat.is_some_and(|c| super::DERIVED_CATEGORIES.contains(&c)) {
+        // boundscope's own verdict and counter tracks: derived from the events,
+        // recomputed on every read, so an export reads back as its source.
+        return Ok(());
+    }
     match ph {
         "X" => complete_event(ev, b, ids),
         "M" => {

@@ -26,6 +26,11 @@ use event::{IdMap, Problem, RawEvent, interpret};
 use scan::{Scan, skip_ws, value_end};
 use source::{ChunkSource, SourceError};
 
+/// Categories of the events that boundscope's Chrome trace export derives from
+/// the analysis (verdict bars, queue-depth and busy-fraction counters). The
+/// reader skips them: they are not workload events.
+pub const DERIVED_CATEGORIES: [&str; 2] = ["boundscope_verdict", "boundscope_derived"];
+
 /// Reads a Kineto trace file into a [`Trace`].
 pub fn read_kineto(path: &Path) -> Result<Trace, ReadError> {
     let err = |kind| ReadError::new(path, kind);

@@ -1,0 +1,585 @@
+//! SVG plots, drawn with plotters' SVG backend (text stays `<text>`, so no
+//! font files are needed):
+//!
+//! - one trace: the launch-to-start histogram ([`LAUNCH_TO_START_SVG`], log
+//!   buckets in us, p50/p95 marked) and the top kernels by total time
+//!   ([`TOP_KERNELS_SVG`], horizontal bars);
+//! - a batch-size sweep ([`sweep_svg`]): latency, throughput, TKLQT and GPU
+//!   busy fraction against batch size on a log2 axis, one line per platform,
+//!   labelled at its end, with the CPU-/GPU-bound transition marked.
+//!
+//! Every plot has a title and axis units, and says so when it has nothing to show.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use boundscope_analysis::{Analysis, KernelStat};
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::output::{AtomicFile, ExportError};
+use crate::text::short_name;
+
+/// File name of the launch-to-start histogram.
+pub const LAUNCH_TO_START_SVG: &str = "launch_to_start.svg";
+/// File name of the top-kernels bar chart.
+pub const TOP_KERNELS_SVG: &str = "top_kernels.svg";
+
+/// A plot that could not be drawn.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PlotError(String);
+
+fn perr<E: std::fmt::Display>(e: E) -> PlotError {
+    PlotError(e.to_string())
+}
+
+const FONT: &str = "sans-serif";
+const BAR: RGBColor = RGBColor(70, 110, 170);
+const MARK: RGBColor = RGBColor(200, 60, 40);
+/// Minor grid lines: left out (the major ones are enough to read values).
+const LIGHT: RGBAColor = RGBAColor(0, 0, 0, 0.0);
+/// Line colours of a sweep, one per platform (colour-blind-safe Okabe-Ito).
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 0, 0),
+];
+
+/// Writes `svg` to `path` atomically.
+fn write_svg(svg: &str, path: &Path) -> Result<(), ExportError> {
+    let mut f = AtomicFile::create(path)?;
+    f.write_all(svg.as_bytes()).map_err(|e| ExportError::Io { path: path.to_path_buf(), error: e })?;
+    f.commit()
+}
+
+fn plot_err(path: &Path) -> impl Fn(PlotError) -> ExportError + '_ {
+    move |e| ExportError::Plot { path: path.to_path_buf(), message: e.0 }
+}
+
+/// Writes the plots of one trace into `dir`: [`LAUNCH_TO_START_SVG`] and [`TOP_KERNELS_SVG`].
+pub fn write_trace_plots(analysis: &Analysis, dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
+    let p1 = dir.join(LAUNCH_TO_START_SVG);
+    write_svg(&launch_to_start_svg(analysis).map_err(plot_err(&p1))?, &p1)?;
+    let p2 = dir.join(TOP_KERNELS_SVG);
+    write_svg(&top_kernels_svg(&analysis.report.top_kernels.by_total_time).map_err(plot_err(&p2))?, &p2)?;
+    Ok(vec![p1, p2])
+}
+
+/// Draws `msg` in the middle of an empty plot area.
+fn empty_message(area: &DrawingArea<SVGBackend<'_>, Shift>, msg: &str) -> Result<(), PlotError> {
+    let (w, h) = area.dim_in_pixel();
+    let style = TextStyle::from((FONT, 18).into_font())
+        .color(&RGBColor(110, 110, 110))
+        .pos(Pos::new(HPos::Center, VPos::Center));
+    area.draw(&Text::new(msg.to_string(), (w as i32 / 2, h as i32 / 2), style)).map_err(perr)
+}
+
+/// Microseconds for axis labels: "500 ns", "2 us", "1 ms".
+fn us_label(us: f64) -> String {
+    if us >= 1_000_000.0 {
+        format!("{} s", trim(us / 1e6))
+    } else if us >= 1_000.0 {
+        format!("{} ms", trim(us / 1e3))
+    } else if us >= 1.0 {
+        format!("{} us", trim(us))
+    } else {
+        format!("{} ns", trim(us * 1e3))
+    }
+}
+
+/// A number without a trailing ".0".
+fn trim(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map_or(s.clone(), str::to_string)
+}
+
+/// Bucket edges in us at 1-2-5 steps covering `[lo, hi]`.
+fn edges_125(lo: f64, hi: f64) -> Vec<f64> {
+    let mut decade = 10f64.powf(lo.log10().floor());
+    let mut edges = Vec::new();
+    'outer: loop {
+        for m in [1.0, 2.0, 5.0] {
+            let e = decade * m;
+            if e > lo * (1.0 + 1e-9) && edges.is_empty() {
+                // The edge below `lo` opens the first bucket.
+                edges.push(if m == 1.0 {
+                    decade / 2.0
+                } else if m == 2.0 {
+                    decade
+                } else {
+                    decade * 2.0
+                });
+            }
+            if !edges.is_empty() {
+                edges.push(e);
+                if e >= hi {
+                    break 'outer;
+                }
+            }
+        }
+        decade *= 10.0;
+    }
+    edges
+}
+
+/// The distribution of launch-to-start time over the whole trace's launches
+/// (graph-internal kernels excluded, as in TKLQT; copies and fills included,
+/// as in the summary's launch-to-start row), on 1-2-5 buckets in us with a
+/// log x axis, p50 and p95 marked.
+pub fn launch_to_start_svg(analysis: &Analysis) -> Result<String, PlotError> {
+    let l = &analysis.launches;
+    let values: Vec<i64> = (0..l.len()).filter(|&r| !l.graph_internal[r]).map(|r| l.launch_to_start_ns[r]).collect();
+    let w = &analysis.report.trace_window;
+    let (p50, p95) = (w.launch_to_start.p50_ns / 1e3, w.launch_to_start.p95_ns / 1e3);
+    let title = format!("Launch-to-start time per launch, whole trace ({} launches)", values.len());
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (960, 540)).into_drawing_area();
+        root.fill(&WHITE).map_err(perr)?;
+        if values.is_empty() {
+            let area = root.titled(&title, (FONT, 22)).map_err(perr)?;
+            empty_message(&area, "no matched launch calls in this trace")?;
+            root.present().map_err(perr)?;
+            drop(area);
+            drop(root);
+            return Ok(svg);
+        }
+        // Launches that start before their call (clock skew) and zero land in the first bucket.
+        let us: Vec<f64> = values.iter().map(|&v| (v as f64 / 1e3).max(0.0)).collect();
+        let min_pos = us.iter().copied().filter(|&v| v > 0.0).fold(f64::INFINITY, f64::min);
+        let max = us.iter().copied().fold(0.0, f64::max);
+        let lo = if min_pos.is_finite() { min_pos.max(0.1) } else { 0.1 };
+        let edges = edges_125(lo, max.max(lo * 1.01));
+        let mut counts = vec![0u64; edges.len() - 1];
+        for &v in &us {
+            let b = edges.partition_point(|&e| e <= v).saturating_sub(1).min(counts.len() - 1);
+            counts[b] += 1;
+        }
+        let ymax = counts.iter().copied().max().unwrap_or(1) as f64 * 1.15;
+        let (x0, x1) = (edges[0], edges[edges.len() - 1]);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&title, (FONT, 22))
+            .margin(20)
+            .x_label_area_size(55)
+            .y_label_area_size(75)
+            .build_cartesian_2d((x0..x1).log_scale().with_key_points(edges.clone()), 0f64..ymax)
+            .map_err(perr)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .light_line_style(LIGHT)
+            .x_desc("launch-to-start time: kernel start - launch call start (log scale)")
+            .y_desc("launches")
+            .x_label_formatter(&|v| us_label(*v))
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .axis_desc_style((FONT, 16))
+            .label_style((FONT, 13))
+            .draw()
+            .map_err(perr)?;
+        chart
+            .draw_series(counts.iter().enumerate().map(|(i, &c)| {
+                let mut r = Rectangle::new([(edges[i], 0.0), (edges[i + 1], c as f64)], BAR.mix(0.75).filled());
+                r.set_margin(0, 0, 1, 1);
+                r
+            }))
+            .map_err(perr)?;
+        for (q, v, row) in [("p50", p50, 0.97), ("p95", p95, 0.90)] {
+            if v <= 0.0 || !v.is_finite() {
+                continue;
+            }
+            let x = v.clamp(x0, x1);
+            chart
+                .draw_series(DashedLineSeries::new([(x, 0.0), (x, ymax)], 6, 4, MARK.stroke_width(2)))
+                .map_err(perr)?;
+            // Right of the line, or left of it in the last quarter of the axis
+            // so that the label stays inside the plot.
+            let along = (x / x0).ln() / (x1 / x0).ln();
+            let label = format!("{q} {}", crate::text::fmt_ns(v * 1e3));
+            let (text, hpos) =
+                if along > 0.75 { (format!("{label} "), HPos::Right) } else { (format!(" {label}"), HPos::Left) };
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    text,
+                    (x, ymax * row),
+                    TextStyle::from((FONT, 15).into_font()).color(&MARK).pos(Pos::new(hpos, VPos::Top)),
+                )))
+                .map_err(perr)?;
+        }
+        root.present().map_err(perr)?;
+    }
+    Ok(svg)
+}
+
+/// Total time of the top kernels by name, as horizontal bars, longest on top.
+pub fn top_kernels_svg(top: &[KernelStat]) -> Result<String, PlotError> {
+    let n = top.len();
+    let title = format!("Top {n} kernels by total GPU time, whole trace");
+    let height = 140 + 38 * n.max(3) as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (1400, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(perr)?;
+        if n == 0 {
+            let area = root.titled("Top kernels by total GPU time", (FONT, 22)).map_err(perr)?;
+            empty_message(&area, "no kernels in this trace")?;
+            root.present().map_err(perr)?;
+            drop(area);
+            drop(root);
+            return Ok(svg);
+        }
+        let max_ns = top.iter().map(|k| k.total_ns).max().unwrap_or(1).max(1) as f64;
+        // One unit for the whole axis, chosen by the longest bar.
+        let (div, unit) = if max_ns >= 1e9 {
+            (1e9, "s")
+        } else if max_ns >= 1e6 {
+            (1e6, "ms")
+        } else if max_ns >= 1e3 {
+            (1e3, "us")
+        } else {
+            (1.0, "ns")
+        };
+        // Room right of the longest bar for its value label.
+        let xmax = max_ns / div * 1.55;
+        let names: Vec<String> = top.iter().map(|k| short_name(&k.name, 72)).collect();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&title, (FONT, 22))
+            .margin(20)
+            .x_label_area_size(50)
+            .y_label_area_size(540)
+            .build_cartesian_2d(0f64..xmax, (0..n as i32).into_segmented())
+            .map_err(perr)?;
+        // Rank 0 at the top: the y axis counts upwards.
+        let row = |rank: usize| (n - 1 - rank) as i32;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(LIGHT)
+            .x_desc(format!("total kernel time ({unit})"))
+            .x_label_formatter(&|v| trim_axis(*v))
+            .y_labels(n)
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                    let rank = n as i32 - 1 - *i;
+                    names.get(rank as usize).cloned().unwrap_or_default()
+                }
+                SegmentValue::Last => String::new(),
+            })
+            .axis_desc_style((FONT, 16))
+            .label_style((FONT, 13))
+            .draw()
+            .map_err(perr)?;
+        chart
+            .draw_series(top.iter().enumerate().map(|(rank, k)| {
+                let y = row(rank);
+                let mut r = Rectangle::new(
+                    [(0.0, SegmentValue::Exact(y)), (k.total_ns as f64 / div, SegmentValue::Exact(y + 1))],
+                    BAR.mix(0.8).filled(),
+                );
+                r.set_margin(5, 5, 0, 0);
+                r
+            }))
+            .map_err(perr)?;
+        chart
+            .draw_series(top.iter().enumerate().map(|(rank, k)| {
+                Text::new(
+                    format!(
+                        "  {}  ({} calls, mean {})",
+                        crate::text::fmt_ns(k.total_ns as f64),
+                        k.count,
+                        crate::text::fmt_ns(k.mean_ns)
+                    ),
+                    (k.total_ns as f64 / div, SegmentValue::CenterOf(row(rank))),
+                    TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
+                )
+            }))
+            .map_err(perr)?;
+        root.present().map_err(perr)?;
+    }
+    Ok(svg)
+}
+
+/// One point of a batch-size sweep, as plotted. Non-finite values are left
+/// out of their panel (a run that measured no throughput, say).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepPlotPoint {
+    /// Batch size.
+    pub batch: u32,
+    /// Latency of one step, in ms (the median over the run's steps).
+    pub latency_ms: f64,
+    /// Throughput, in `throughput_unit`.
+    pub throughput: f64,
+    /// "tokens/s", "samples/s", ...; the axis takes the first series' unit.
+    pub throughput_unit: String,
+    /// TKLQT of one step, in ms (the median over the run's steps).
+    pub tklqt_ms: f64,
+    /// GPU busy fraction, 0..1 (the median over the run's steps).
+    pub busy_frac: f64,
+}
+
+/// One platform's line in a sweep plot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepSeries {
+    /// Name shown at the end of its lines ("H100 PCIe", "GH200").
+    pub platform: String,
+    /// A simulated platform: labelled "(model)" and drawn dashed.
+    pub simulated: bool,
+    /// Points in any order; drawn in batch order.
+    pub points: Vec<SweepPlotPoint>,
+    /// Batch size from which the platform is GPU-bound (interpolated, so
+    /// fractional), if the sweep crossed; marked in every panel.
+    pub transition_batch: Option<f64>,
+}
+
+impl SweepSeries {
+    fn label(&self) -> String {
+        if self.simulated { format!("{} (model)", self.platform) } else { self.platform.clone() }
+    }
+}
+
+/// Writes [`sweep_svg`] to `path` atomically.
+pub fn write_sweep_plot(path: &Path, title: &str, series: &[SweepSeries]) -> Result<(), ExportError> {
+    let svg = sweep_svg(title, series).map_err(plot_err(path))?;
+    write_svg(&svg, path)
+}
+
+/// The transition's label: "GPU-bound from b≈24" (one decimal below 10).
+pub fn transition_label(batch: f64) -> String {
+    if batch < 10.0 { format!("GPU-bound from b≈{}", trim(batch)) } else { format!("GPU-bound from b≈{batch:.0}") }
+}
+
+/// Four panels against batch size (log2 axis): step latency, throughput,
+/// TKLQT and GPU busy fraction (with the 50% and 90% verdict thresholds), one
+/// line per platform labelled at its last point, and each platform's
+/// transition as a dashed vertical line labelled "GPU-bound from b≈N".
+pub fn sweep_svg(title: &str, series: &[SweepSeries]) -> Result<String, PlotError> {
+    let batches: Vec<u32> = {
+        let mut b: Vec<u32> = series.iter().flat_map(|s| s.points.iter().map(|p| p.batch)).filter(|&b| b > 0).collect();
+        b.sort_unstable();
+        b.dedup();
+        b
+    };
+    let unit = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .map(|p| p.throughput_unit.as_str())
+        .find(|u| !u.is_empty())
+        .unwrap_or("per s")
+        .to_string();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (1280, 960)).into_drawing_area();
+        root.fill(&WHITE).map_err(perr)?;
+        let body = root.titled(title, (FONT, 26)).map_err(perr)?;
+        if batches.is_empty() {
+            empty_message(&body, "no sweep points to plot")?;
+            root.present().map_err(perr)?;
+            drop(body);
+            drop(root);
+            return Ok(svg);
+        }
+        let (top_note, body) = body.split_vertically(26);
+        if series.iter().any(|s| s.simulated) {
+            top_note
+                .draw(&Text::new(
+                    "(model) = simulated platform: its numbers are model outputs, not measurements; drawn dashed",
+                    (20, 4),
+                    (FONT, 15).into_font().color(&RGBColor(90, 90, 90)),
+                ))
+                .map_err(perr)?;
+        }
+        let panels = body.split_evenly((2, 2));
+        type Get = fn(&SweepPlotPoint) -> f64;
+        let specs: [(&str, String, Get, Option<f64>); 4] = [
+            ("Step latency", "latency (ms)".into(), |p| p.latency_ms, None),
+            ("Throughput", format!("throughput ({unit})"), |p| p.throughput, None),
+            ("TKLQT per step (total kernel launch-to-start time)", "TKLQT (ms)".into(), |p| p.tklqt_ms, None),
+            ("GPU busy fraction", "GPU busy (% of step)".into(), |p| p.busy_frac * 100.0, Some(100.0)),
+        ];
+        let x_lo = f64::from(batches[0]).log2() - 0.3;
+        // Room right of the last point for the line labels.
+        let x_last = f64::from(batches[batches.len() - 1]).log2();
+        let x_hi = x_last + 1.2;
+        let ticks = (x_hi.floor() - x_lo.ceil()) as usize + 1;
+        for (panel, (name, y_desc, get, fixed_max)) in panels.iter().zip(specs) {
+            let ymax = fixed_max.unwrap_or_else(|| {
+                series
+                    .iter()
+                    .flat_map(|s| s.points.iter().map(get))
+                    .filter(|v| v.is_finite())
+                    .fold(0.0, f64::max)
+                    .max(1e-9)
+                    * 1.15
+            });
+            let mut chart = ChartBuilder::on(panel)
+                .caption(name, (FONT, 19))
+                .margin(14)
+                .x_label_area_size(45)
+                .y_label_area_size(70)
+                .build_cartesian_2d(x_lo..x_hi, 0f64..ymax)
+                .map_err(perr)?;
+            chart
+                .configure_mesh()
+                .x_desc("batch size (log2 scale)")
+                // As many labels as integer log2 values: plotters then puts one at each.
+                .x_labels(ticks)
+                .y_desc(y_desc.as_str())
+                .x_label_formatter(&|x| {
+                    if *x <= x_last + 0.01 { format!("{}", 2f64.powf(*x).round()) } else { String::new() }
+                })
+                .light_line_style(LIGHT)
+                .y_label_formatter(&|v| trim_axis(*v))
+                .axis_desc_style((FONT, 15))
+                .label_style((FONT, 13))
+                .draw()
+                .map_err(perr)?;
+            if fixed_max.is_some() {
+                // The verdict thresholds of docs/metrics.md section 4.
+                for (v, label) in [(50.0, "CPU-bound below 50%"), (90.0, "GPU-bound from 90%")] {
+                    chart
+                        .draw_series(DashedLineSeries::new(
+                            [(x_lo, v), (x_hi, v)],
+                            3,
+                            5,
+                            RGBColor(150, 150, 150).stroke_width(1),
+                        ))
+                        .map_err(perr)?;
+                    chart
+                        .draw_series(std::iter::once(Text::new(
+                            label,
+                            (x_lo + 0.05, v + 1.5),
+                            (FONT, 12).into_font().color(&RGBColor(120, 120, 120)),
+                        )))
+                        .map_err(perr)?;
+                }
+            }
+            for (k, s) in series.iter().enumerate() {
+                let color = PALETTE[k % PALETTE.len()];
+                let mut pts: Vec<(f64, f64)> = s
+                    .points
+                    .iter()
+                    .filter(|p| p.batch > 0)
+                    .map(|p| (f64::from(p.batch).log2(), get(p)))
+                    .filter(|(_, y)| y.is_finite())
+                    .collect();
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                if s.simulated {
+                    chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, color.stroke_width(2))).map_err(perr)?;
+                } else {
+                    chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2))).map_err(perr)?;
+                }
+                chart.draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 4, color.filled()))).map_err(perr)?;
+                if let Some(&(x, y)) = pts.last() {
+                    chart
+                        .draw_series(std::iter::once(Text::new(
+                            format!(" {}", s.label()),
+                            (x + 0.05, y),
+                            TextStyle::from((FONT, 14).into_font())
+                                .color(&color)
+                                .pos(Pos::new(HPos::Left, VPos::Center)),
+                        )))
+                        .map_err(perr)?;
+                }
+                if let Some(b) = s.transition_batch.filter(|b| b.is_finite() && *b > 0.0) {
+                    let x = b.log2();
+                    chart
+                        .draw_series(DashedLineSeries::new([(x, 0.0), (x, ymax)], 6, 4, color.stroke_width(2)))
+                        .map_err(perr)?;
+                    let label = if series.len() > 1 {
+                        format!("{}: {}", s.platform, transition_label(b))
+                    } else {
+                        transition_label(b)
+                    };
+                    // In the top band (the axis reaches 15% above the highest
+                    // point), on the side of the line with more room: left of
+                    // it the curves are still low (CPU-bound); several
+                    // platforms stacked.
+                    let right_half = x > (x_lo + x_hi) / 2.0;
+                    let (hpos, dx) = if right_half { (HPos::Right, -0.04) } else { (HPos::Left, 0.04) };
+                    let y = ymax * (0.96 - 0.06 * k as f64);
+                    chart
+                        .draw_series(std::iter::once(Text::new(
+                            label,
+                            (x + dx, y),
+                            TextStyle::from((FONT, 14).into_font()).color(&color).pos(Pos::new(hpos, VPos::Center)),
+                        )))
+                        .map_err(perr)?;
+                }
+            }
+        }
+        root.present().map_err(perr)?;
+    }
+    Ok(svg)
+}
+
+/// Axis numbers: integers without a fraction, small values with two digits.
+fn trim_axis(v: f64) -> String {
+    if v.abs() >= 100.0 || v == v.trunc() {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edges_cover_the_range_in_1_2_5_steps() {
+        assert_eq!(edges_125(2.3, 140.0), vec![2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0]);
+        // A minimum on an edge opens the first bucket.
+        assert_eq!(edges_125(1.0, 1.5), vec![1.0, 2.0]);
+        assert_eq!(edges_125(0.1, 0.3), vec![0.1, 0.2, 0.5]);
+        assert_eq!(edges_125(7.0, 7.0), vec![5.0, 10.0]);
+    }
+
+    #[test]
+    fn transition_labels() {
+        assert_eq!(transition_label(24.3), "GPU-bound from b≈24");
+        assert_eq!(transition_label(3.5), "GPU-bound from b≈3.5");
+        assert_eq!(transition_label(8.0), "GPU-bound from b≈8");
+    }
+
+    #[test]
+    fn sweep_plot_names_platforms_and_transition() {
+        let pt = |b: u32, lat: f64, busy: f64| SweepPlotPoint {
+            batch: b,
+            latency_ms: lat,
+            throughput: f64::from(b) / lat * 1e3,
+            throughput_unit: "samples/s".into(),
+            tklqt_ms: 1.0 + f64::from(b) / 8.0,
+            busy_frac: busy,
+        };
+        let series = vec![
+            SweepSeries {
+                platform: "H100 PCIe".into(),
+                simulated: false,
+                points: vec![pt(1, 10.0, 0.2), pt(8, 11.0, 0.4), pt(64, 30.0, 0.95)],
+                transition_batch: Some(24.3),
+            },
+            SweepSeries {
+                platform: "GH200".into(),
+                simulated: true,
+                points: vec![pt(1, 8.0, 0.1), pt(8, 9.0, 0.3), pt(64, 20.0, f64::NAN)],
+                transition_batch: None,
+            },
+        ];
+        let svg = sweep_svg("Llama prefill sweep", &series).unwrap_or_else(|e| panic!("{e}"));
+        assert!(svg.contains("H100 PCIe: GPU-bound from b≈24"), "transition label");
+        assert!(svg.contains("GH200 (model)"), "simulated label");
+        assert!(svg.contains("throughput (samples/s)"));
+        assert!(svg.contains("batch size (log2 scale)"));
+        assert!(svg.contains(">64<") || svg.contains("64\n"), "log2 ticks labelled as batch sizes");
+        let empty = sweep_svg("nothing", &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(empty.contains("no sweep points to plot"));
+    }
+}

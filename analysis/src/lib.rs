@@ -11,6 +11,7 @@ pub mod advice;
 pub mod launches;
 pub mod queue;
 pub mod stats;
+pub mod sweep;
 pub mod tables;
 pub mod window;
 

@@ -1,0 +1,59 @@
+//! boundscope's reference workloads and simulated platforms.
+//!
+//! - [`model`]: Llama-3.2-1B, GPT-2 and BERT-base as published configurations,
+//!   phases (prefill, decode, train), dtypes, and the `model:phase` names.
+//! - [`mod@lower`]: one step of a workload as the operator and kernel sequence
+//!   eager PyTorch with Hugging Face `transformers` executes ([`Program`]).
+//! - [`platform`]: simulated platforms (`sim:h100-pcie`, `sim:gh200`, ...)
+//!   read from TOML files and validated.
+//! - [`sim`]: the discrete-event executor that runs a program on a platform
+//!   and emits a [`boundscope_trace::Trace`] labelled as simulated.
+//!
+//! Every number this crate produces is a model output; `docs/simulator.md`
+//! and `docs/workloads.md` say what the model is and where its inputs come from.
+
+pub mod lower;
+pub mod model;
+pub mod platform;
+pub mod program;
+pub mod sim;
+
+pub use lower::lower;
+pub use model::{Dtype, ModelConfig, Phase, Shape, WorkloadSpec};
+pub use platform::{Platform, PlatformError};
+pub use program::Program;
+pub use sim::{SimError, SimRun, SimSpec, simulate};
+
+/// A workload that cannot be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WorkloadError {
+    #[error("unknown model '{given}'; valid models: {}", valid.join(", "))]
+    UnknownModel { given: String, valid: Vec<&'static str> },
+    #[error("{model} has no phase '{given}'; valid phases: {}", valid.join(", "))]
+    UnknownPhase { model: &'static str, given: String, valid: Vec<&'static str> },
+    #[error("unknown dtype '{given}'; valid dtypes: {}", valid.join(", "))]
+    UnknownDtype { given: String, valid: Vec<&'static str> },
+    #[error("{0}")]
+    BadShape(String),
+}
+
+/// Lowers `workload` at `shape` for `platform` and simulates it: the trace of
+/// `spec.warmup_steps` warm-up and `spec.steps` measured steps.
+pub fn run_point(
+    workload: &WorkloadSpec,
+    shape: Shape,
+    platform: &Platform,
+    spec: &SimSpec,
+) -> Result<SimRun, PointError> {
+    let program = lower(workload, shape, platform.gemm_kernel(spec.dtype))?;
+    Ok(simulate(&program, platform, spec)?)
+}
+
+/// Why one point could not be simulated.
+#[derive(Debug, thiserror::Error)]
+pub enum PointError {
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
+    #[error(transparent)]
+    Sim(#[from] SimError),
+}

@@ -1,0 +1,354 @@
+//! Simulated platforms: the parameters of a GPU, its host link, the launch
+//! path and the host CPU's eager-PyTorch dispatch costs, read from TOML files
+//! (`workloads/platforms/*.toml`, built in; or a user's file) and validated.
+//!
+//! The files are data, with their sources in comments; `docs/simulator.md`
+//! explains each parameter and where its value comes from. A file with a
+//! missing, unknown or nonsensical field is rejected with the field named.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::model::Dtype;
+
+/// The built-in platforms: name (without the `sim:` prefix) and file text.
+pub const BUILTIN: [(&str, &str); 4] = [
+    ("a100-pcie", include_str!("../platforms/a100-pcie.toml")),
+    ("h100-pcie", include_str!("../platforms/h100-pcie.toml")),
+    ("gh200", include_str!("../platforms/gh200.toml")),
+    ("h200", include_str!("../platforms/h200.toml")),
+];
+
+/// Prefix of simulated platform names on the command line.
+pub const SIM_PREFIX: &str = "sim:";
+
+/// A platform file, as written.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformSpec {
+    /// Short name; the platform is called `sim:<name>`.
+    pub name: String,
+    pub description: String,
+    pub gpu: GpuSpec,
+    pub link: LinkSpec,
+    pub launch: LaunchSpec,
+    pub host: HostSpec,
+}
+
+/// The GPU.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpuSpec {
+    pub name: String,
+    pub compute_capability: [u32; 2],
+    pub sm_count: u32,
+    pub memory_gib: f64,
+    /// Peak dense tensor-core throughput, bf16 inputs, in TFLOP/s (1e12).
+    pub peak_bf16_tflops: f64,
+    /// Peak dense tensor-core throughput, fp16 inputs, in TFLOP/s.
+    pub peak_fp16_tflops: f64,
+    /// HBM bandwidth in GB/s (1e9 bytes per second).
+    pub hbm_bandwidth_gbps: f64,
+    /// Shortest kernel, in microseconds: launch into an idle SM array and retire.
+    pub min_kernel_us: f64,
+    /// cuBLAS GEMM kernel names on this GPU generation, as profiler traces show them.
+    pub gemm_kernel_bf16: String,
+    pub gemm_kernel_fp16: String,
+    pub efficiency: EfficiencySpec,
+}
+
+/// Achieved fraction of peak as a function of work size:
+/// `eff(w) = max * w / (w + half)`, for GEMMs and attention by FLOPs, for
+/// memory-bound kernels by bytes.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EfficiencySpec {
+    pub gemm_max: f64,
+    pub gemm_half_gflop: f64,
+    pub attention_max: f64,
+    pub attention_half_gflop: f64,
+    pub memory_max: f64,
+    pub memory_half_mb: f64,
+}
+
+/// The host-to-device link.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    pub kind: String,
+    /// Sustained bandwidth of one direction, in GB/s.
+    pub bandwidth_gbps: f64,
+    /// Fixed cost of one copy (DMA setup, completion), in microseconds.
+    pub latency_us: f64,
+}
+
+/// The launch path.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchSpec {
+    /// Null-kernel launch latency: launch-call start to kernel start on an idle GPU, in us.
+    pub latency_us: f64,
+    /// Duration of a `cudaLaunchKernel` call, in us.
+    pub runtime_api_us: f64,
+    /// Duration of a `cuLaunchKernel` call (cuBLAS GEMMs), in us.
+    pub driver_api_us: f64,
+    /// Duration of a `cudaMemcpyAsync` call, excluding staging, in us.
+    pub memcpy_api_us: f64,
+    /// Host time of a synchronizing call beyond the wait itself, in us.
+    pub sync_api_us: f64,
+    /// Launches that may wait on a stream before a launch call blocks.
+    pub queue_capacity: u32,
+}
+
+/// Host CPU costs of eager PyTorch, in microseconds per operator, before it
+/// launches anything (launch calls are priced by `[launch]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSpec {
+    pub cpu: String,
+    /// Python interpreter and `nn.Module` call overhead per operator called from Python.
+    pub python_us: f64,
+    pub view_us: f64,
+    pub elementwise_us: f64,
+    pub reduction_us: f64,
+    pub copy_us: f64,
+    pub gemm_us: f64,
+    pub attention_us: f64,
+    pub embedding_us: f64,
+    pub foreach_us: f64,
+    pub autograd_us: f64,
+    pub transfer_us: f64,
+}
+
+/// A platform file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error("unknown platform '{given}'; valid choices: {}", valid.join(", "))]
+    Unknown { given: String, valid: Vec<String> },
+    #[error("cannot read platform file {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("platform file {origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("platform file {origin}: field `{field}` {problem}")]
+    Invalid { origin: String, field: String, problem: String },
+}
+
+/// A validated platform with its parameters in the executor's units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Platform {
+    pub spec: PlatformSpec,
+    /// Where it came from: "built-in" or the file's path.
+    pub origin: String,
+}
+
+impl Platform {
+    /// `sim:<name>`.
+    pub fn id(&self) -> String {
+        format!("{SIM_PREFIX}{}", self.spec.name)
+    }
+
+    /// The built-in platform `name` (`sim:gh200` or `gh200`).
+    pub fn builtin(name: &str) -> Result<Platform, PlatformError> {
+        let short = name.strip_prefix(SIM_PREFIX).unwrap_or(name);
+        let Some((_, text)) = BUILTIN.iter().find(|(n, _)| n.eq_ignore_ascii_case(short)) else {
+            return Err(PlatformError::Unknown { given: name.to_string(), valid: Platform::builtin_ids() });
+        };
+        Platform::parse(text, &format!("built-in {SIM_PREFIX}{short}"))
+    }
+
+    /// `sim:a100-pcie`, ...
+    pub fn builtin_ids() -> Vec<String> {
+        BUILTIN.iter().map(|(n, _)| format!("{SIM_PREFIX}{n}")).collect()
+    }
+
+    /// Reads and validates a platform file.
+    pub fn load(path: &Path) -> Result<Platform, PlatformError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PlatformError::Io { path: path.display().to_string(), source: e })?;
+        Platform::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates platform-file text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Platform, PlatformError> {
+        let spec: PlatformSpec = toml::from_str(text).map_err(|e| PlatformError::Parse {
+            origin: origin.to_string(),
+            message: e.to_string().trim().to_string(),
+        })?;
+        validate(&spec).map_err(|(field, problem)| PlatformError::Invalid {
+            origin: origin.to_string(),
+            field: field.to_string(),
+            problem,
+        })?;
+        Ok(Platform { spec, origin: origin.to_string() })
+    }
+
+    /// Peak dense FLOP/s for `dtype`, in FLOP per ns.
+    pub fn peak_flop_per_ns(&self, dtype: Dtype) -> f64 {
+        let tf = match dtype {
+            Dtype::Bf16 => self.spec.gpu.peak_bf16_tflops,
+            Dtype::Fp16 => self.spec.gpu.peak_fp16_tflops,
+        };
+        tf * 1e3
+    }
+
+    /// The cuBLAS kernel name for `dtype`.
+    pub fn gemm_kernel(&self, dtype: Dtype) -> &str {
+        match dtype {
+            Dtype::Bf16 => &self.spec.gpu.gemm_kernel_bf16,
+            Dtype::Fp16 => &self.spec.gpu.gemm_kernel_fp16,
+        }
+    }
+}
+
+/// Checks every number; the error names the field.
+fn validate(s: &PlatformSpec) -> Result<(), (&'static str, String)> {
+    fn positive(field: &'static str, v: f64, unit: &str) -> Result<(), (&'static str, String)> {
+        if v.is_finite() && v > 0.0 {
+            Ok(())
+        } else {
+            Err((field, format!("must be a positive number of {unit}, got {v}")))
+        }
+    }
+    fn non_negative(field: &'static str, v: f64, unit: &str) -> Result<(), (&'static str, String)> {
+        if v.is_finite() && v >= 0.0 {
+            Ok(())
+        } else {
+            Err((field, format!("must be zero or a positive number of {unit}, got {v}")))
+        }
+    }
+    fn fraction(field: &'static str, v: f64) -> Result<(), (&'static str, String)> {
+        if v.is_finite() && v > 0.0 && v <= 1.0 {
+            Ok(())
+        } else {
+            Err((field, format!("must be a fraction of peak in (0, 1], got {v}")))
+        }
+    }
+    fn text(field: &'static str, v: &str) -> Result<(), (&'static str, String)> {
+        if v.trim().is_empty() { Err((field, "must not be empty".to_string())) } else { Ok(()) }
+    }
+    text("name", &s.name)?;
+    if !s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
+        return Err(("name", format!("may hold only letters, digits, '-', '_' and '.', got '{}'", s.name)));
+    }
+    let g = &s.gpu;
+    text("gpu.name", &g.name)?;
+    if !(1..=20).contains(&g.compute_capability[0]) {
+        return Err((
+            "gpu.compute_capability",
+            format!("major version {} is not a CUDA compute capability", g.compute_capability[0]),
+        ));
+    }
+    if g.sm_count == 0 {
+        return Err(("gpu.sm_count", "must be at least 1".to_string()));
+    }
+    positive("gpu.memory_gib", g.memory_gib, "GiB")?;
+    positive("gpu.peak_bf16_tflops", g.peak_bf16_tflops, "TFLOP/s")?;
+    positive("gpu.peak_fp16_tflops", g.peak_fp16_tflops, "TFLOP/s")?;
+    positive("gpu.hbm_bandwidth_gbps", g.hbm_bandwidth_gbps, "GB/s")?;
+    non_negative("gpu.min_kernel_us", g.min_kernel_us, "microseconds")?;
+    text("gpu.gemm_kernel_bf16", &g.gemm_kernel_bf16)?;
+    text("gpu.gemm_kernel_fp16", &g.gemm_kernel_fp16)?;
+    let e = &g.efficiency;
+    fraction("gpu.efficiency.gemm_max", e.gemm_max)?;
+    non_negative("gpu.efficiency.gemm_half_gflop", e.gemm_half_gflop, "GFLOP")?;
+    fraction("gpu.efficiency.attention_max", e.attention_max)?;
+    non_negative("gpu.efficiency.attention_half_gflop", e.attention_half_gflop, "GFLOP")?;
+    fraction("gpu.efficiency.memory_max", e.memory_max)?;
+    non_negative("gpu.efficiency.memory_half_mb", e.memory_half_mb, "MB")?;
+    text("link.kind", &s.link.kind)?;
+    positive("link.bandwidth_gbps", s.link.bandwidth_gbps, "GB/s")?;
+    non_negative("link.latency_us", s.link.latency_us, "microseconds")?;
+    let l = &s.launch;
+    positive("launch.latency_us", l.latency_us, "microseconds")?;
+    non_negative("launch.runtime_api_us", l.runtime_api_us, "microseconds")?;
+    non_negative("launch.driver_api_us", l.driver_api_us, "microseconds")?;
+    non_negative("launch.memcpy_api_us", l.memcpy_api_us, "microseconds")?;
+    non_negative("launch.sync_api_us", l.sync_api_us, "microseconds")?;
+    if l.queue_capacity == 0 {
+        return Err(("launch.queue_capacity", "must be at least 1 pending launch".to_string()));
+    }
+    let h = &s.host;
+    text("host.cpu", &h.cpu)?;
+    for (field, v) in [
+        ("host.python_us", h.python_us),
+        ("host.view_us", h.view_us),
+        ("host.elementwise_us", h.elementwise_us),
+        ("host.reduction_us", h.reduction_us),
+        ("host.copy_us", h.copy_us),
+        ("host.gemm_us", h.gemm_us),
+        ("host.attention_us", h.attention_us),
+        ("host.embedding_us", h.embedding_us),
+        ("host.foreach_us", h.foreach_us),
+        ("host.autograd_us", h.autograd_us),
+        ("host.transfer_us", h.transfer_us),
+    ] {
+        non_negative(field, v, "microseconds")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        match Platform::parse(text, "test.toml") {
+            Ok(_) => String::from("accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn h100_text() -> &'static str {
+        BUILTIN[1].1
+    }
+
+    #[test]
+    fn builtins_parse_and_unknown_names_list_choices() {
+        for (name, _) in BUILTIN {
+            let p = Platform::builtin(&format!("sim:{name}")).map_err(|e| e.to_string());
+            assert_eq!(p.map(|p| p.id()), Ok(format!("sim:{name}")));
+        }
+        let e = Platform::builtin("sim:b200").err().map(|e| e.to_string()).unwrap_or_default();
+        for (name, _) in BUILTIN {
+            assert!(e.contains(&format!("sim:{name}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn negative_bandwidth_names_the_field() {
+        let text = h100_text().replace("hbm_bandwidth_gbps = 2000", "hbm_bandwidth_gbps = -2000");
+        assert_ne!(text, h100_text(), "the test must change the file");
+        let e = err(&text);
+        assert!(e.contains("`gpu.hbm_bandwidth_gbps`") && e.contains("positive"), "{e}");
+    }
+
+    #[test]
+    fn zero_flops_names_the_field() {
+        let text = h100_text().replace("peak_bf16_tflops = 756", "peak_bf16_tflops = 0");
+        assert_ne!(text, h100_text());
+        let e = err(&text);
+        assert!(e.contains("`gpu.peak_bf16_tflops`"), "{e}");
+    }
+
+    #[test]
+    fn efficiency_above_one_names_the_field() {
+        let text = h100_text().replace("memory_max = 0.85", "memory_max = 1.5");
+        assert_ne!(text, h100_text());
+        assert!(err(&text).contains("`gpu.efficiency.memory_max`"));
+    }
+
+    #[test]
+    fn missing_and_unknown_fields_are_named() {
+        let missing: String =
+            h100_text().lines().filter(|l| !l.starts_with("latency_us = 2.37")).collect::<Vec<_>>().join("\n");
+        assert_ne!(missing.lines().count(), h100_text().lines().count());
+        let e = err(&missing);
+        assert!(e.contains("latency_us"), "{e}");
+        let typo = h100_text().replace("elementwise_us", "elementwse_us");
+        let e = err(&typo);
+        assert!(e.contains("elementwse_us"), "{e}");
+        let e = err(&h100_text().replace("queue_capacity = 1024", "queue_capacity = 0"));
+        assert!(e.contains("`launch.queue_capacity`"), "{e}");
+    }
+}

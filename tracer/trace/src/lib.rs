@@ -12,6 +12,7 @@ pub mod diag;
 pub mod error;
 pub mod kineto;
 pub mod model;
+pub mod run;
 pub mod strings;
 pub mod time;
 
@@ -22,7 +23,11 @@ pub use kineto::{read_kineto, read_kineto_bytes, read_kineto_chunked};
 pub use model::*;
 pub use strings::{StrId, StringTable};
 
-/// Reads a trace file, choosing the reader from its content.
+/// Reads a trace file, choosing the reader from its content: a boundscope
+/// run (directory or record stream, see [`run`]) or Kineto JSON.
 pub fn read_trace(path: &std::path::Path) -> Result<Trace, ReadError> {
+    if path.is_dir() || run::is_run(path) {
+        return run::read_run(path).map(|(trace, _)| trace);
+    }
     read_kineto(path)
 }

@@ -1,0 +1,466 @@
+//! `boundscope profile -- CMD`: run a program with CUPTI injected (when a GPU
+//! driver is present) and perf/NVML samplers attached, stream its records
+//! into a run directory as they arrive, then analyze the run like
+//! `boundscope analyze DIR` would and write the summary, CSV tables and
+//! Chrome trace next to the records.
+//!
+//! Order of events: private socket directory; GPU plan (driver, injected
+//! library, CUPTI for NVTX, NVML); the program launched held; perf counters
+//! attached to its pid; samplers started; run information written; program
+//! released; wait (Ctrl-C: the program gets it too; a second one stops
+//! waiting; `--duration`: the program is interrupted); connections drained;
+//! end record; analysis and outputs. Layout and variables: docs/profile.md.
+
+pub mod clock;
+pub mod ingest;
+pub mod launch;
+pub mod nvml;
+pub mod perf;
+mod report;
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use boundscope_analysis::{AdviceSpec, AnalysisSpec, WindowSpec, analyze};
+use boundscope_reports::text::{SummaryOptions, summary};
+use boundscope_reports::{chrome, csv};
+use boundscope_trace::run::{RUN_RECORDS_FILE, Window, read_run};
+use boundscope_wire::{NoticeRec, RunInfoRec, encode_stream_header};
+use clap::Args;
+use rustix::process::{Pid, Signal, kill_process};
+
+use crate::Failure;
+use clock::host_now_ns;
+use ingest::{Live, Msg};
+
+/// `boundscope profile` arguments.
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Run directory to write: records.bsw (as records arrive), summary.txt,
+    /// launches.csv, kernels.csv, steps.csv, trace.json.gz.
+    #[arg(long, value_name = "DIR", default_value = "boundscope-run")]
+    pub out: PathBuf,
+    /// Leave out the first SECONDS after the program starts (warm-up).
+    #[arg(long, value_name = "SECONDS")]
+    pub delay: Option<f64>,
+    /// Record for SECONDS (after --delay), then interrupt the program (SIGINT, then SIGTERM after 5 s).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Skip the first N `boundscope:step` NVTX ranges (warm-up steps).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub skip_steps: u32,
+    /// Analyze N `boundscope:step` ranges after the skipped ones (default: all).
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u32>,
+    /// NVML sampling interval.
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    pub nvml_interval_ms: u64,
+    /// perf counter sampling interval.
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    pub perf_interval_ms: u64,
+    /// Do not inject CUPTI nor sample NVML, even when a GPU is present (perf only).
+    #[arg(long)]
+    pub no_gpu: bool,
+    /// Rows in the top-kernels tables.
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    pub top: usize,
+    /// Null-kernel launch latency of the platform in us (the CPU/GPU-bound queue threshold is twice this).
+    #[arg(long, value_name = "US", default_value_t = 2.5)]
+    pub launch_floor_us: f64,
+    /// The program and its arguments, after `--`.
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+/// Hidden `__gate` arguments (the held launcher; see `launch.rs`).
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    pub release: PathBuf,
+    #[arg(last = true)]
+    pub command: Vec<OsString>,
+}
+
+pub fn gate(args: &GateArgs) -> std::process::ExitCode {
+    std::process::ExitCode::from(launch::gate(&args.release, &args.command))
+}
+
+/// What the GPU side of the run will be.
+struct GpuPlan {
+    /// `CUDA_INJECTION64_PATH`.
+    inject: Option<PathBuf>,
+    /// Why GPU activity cannot be recorded, when it cannot.
+    why_not: Option<String>,
+    /// libcupti for `NVTX_INJECTION64_PATH`.
+    cupti: Option<PathBuf>,
+    nvml: Option<nvml_wrapper::Nvml>,
+    nvml_error: Option<String>,
+}
+
+fn plan_gpu(args: &ProfileArgs) -> GpuPlan {
+    let mut p = GpuPlan { inject: None, why_not: None, cupti: None, nvml: None, nvml_error: None };
+    if args.no_gpu {
+        p.why_not = Some("--no-gpu was given".into());
+        return p;
+    }
+    if let Err(e) = cupti_sys::probe_driver() {
+        p.why_not = Some(format!("no NVIDIA driver found (libcuda.so.1 could not be loaded: {e})"));
+        p.nvml_error = nvml::init().err();
+        return p;
+    }
+    match nvml::init() {
+        Ok(n) => p.nvml = Some(n),
+        Err(e) => p.nvml_error = Some(e),
+    }
+    match inject_library() {
+        Ok(path) => p.inject = Some(path),
+        Err(e) => p.why_not = Some(e),
+    }
+    let mut spec = cupti_sys::SearchSpec::from_env();
+    spec.site_packages = torch_site_packages();
+    // NVTX must reach the libcupti the collector will use, which is the one
+    // PyTorch loads when there is one: after an explicit BOUNDSCOPE_CUPTI_PATH,
+    // the wheel next to PyTorch goes before the toolkit here.
+    let found: Vec<(PathBuf, &'static str)> = cupti_sys::candidates(&spec)
+        .into_iter()
+        .filter_map(|c| match c {
+            cupti_sys::Candidate::Path { path, origin } if path.is_file() => Some((path, origin)),
+            _ => None,
+        })
+        .collect();
+    let rank = |origin: &str| match origin {
+        "BOUNDSCOPE_CUPTI_PATH" => 0,
+        o if o.contains("wheel") => 1,
+        _ => 2,
+    };
+    p.cupti = found.iter().min_by_key(|(_, o)| rank(o)).map(|(path, _)| path.clone());
+    p
+}
+
+/// `BOUNDSCOPE_INJECT_PATH`, else `libboundscope_inject.so` next to this binary.
+fn inject_library() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("BOUNDSCOPE_INJECT_PATH").filter(|v| !v.is_empty()) {
+        let p = PathBuf::from(p);
+        return if p.is_file() { Ok(p) } else { Err(format!("BOUNDSCOPE_INJECT_PATH={} does not exist", p.display())) };
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot locate the boundscope binary: {e}"))?;
+    let p = exe.with_file_name("libboundscope_inject.so");
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(format!(
+            "{} is missing (build it with `cargo build -p boundscope-inject` next to boundscope, or set BOUNDSCOPE_INJECT_PATH)",
+            p.display()
+        ))
+    }
+}
+
+/// `site-packages` of the PyTorch that `python3` would import, without importing it.
+fn torch_site_packages() -> Vec<PathBuf> {
+    let out = Command::new("python3")
+        .args(["-c", "import importlib.util as u, os; s = u.find_spec('torch'); print(os.path.dirname(os.path.dirname(s.origin)) if s and s.origin else '')"])
+        .stderr(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if s.is_empty() { Vec::new() } else { vec![PathBuf::from(s)] }
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn secs(v: Option<f64>, what: &str) -> Result<Option<Duration>, Failure> {
+    match v {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(_) => Err(Failure::input(anyhow!("{what} must be a non-negative number of seconds"))),
+    }
+}
+
+pub fn run(args: &ProfileArgs) -> Result<(), Failure> {
+    let delay = secs(args.delay, "--delay")?;
+    let duration = secs(args.duration, "--duration")?;
+    if !(args.launch_floor_us.is_finite() && args.launch_floor_us > 0.0) {
+        return Err(Failure::input(anyhow!("--launch-floor-us must be a positive number of microseconds")));
+    }
+    if args.nvml_interval_ms == 0 || args.perf_interval_ms == 0 {
+        return Err(Failure::input(anyhow!("sampling intervals must be at least 1 ms")));
+    }
+    let out = &args.out;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("creating the run directory {}", out.display()))
+        .map_err(Failure::input)?;
+    let records = out.join(RUN_RECORDS_FILE);
+    let mut file = File::options()
+        .write(true)
+        .create_new(true)
+        .open(&records)
+        .with_context(|| {
+            format!(
+                "creating {} (a directory that already holds a run is not overwritten: choose another --out)",
+                records.display()
+            )
+        })
+        .map_err(Failure::input)?;
+    let mut head = Vec::new();
+    encode_stream_header(&mut head);
+    file.write_all(&head).with_context(|| format!("writing {}", records.display())).map_err(Failure::input)?;
+
+    let gpu = plan_gpu(args);
+    if let Some(why) = &gpu.why_not {
+        eprintln!("boundscope: no GPU activity can be recorded: {why}; running the program with perf sampling only");
+    }
+
+    let dir = launch::PrivateDir::create().context("creating the private socket directory").map_err(Failure::input)?;
+    let socket = dir.socket_path("s").map_err(Failure::input)?;
+    let listener = UnixListener::bind(&socket)
+        .with_context(|| format!("listening on {}", socket.display()))
+        .map_err(Failure::internal)?;
+
+    let live = Arc::new(Live::default());
+    // The window is fixed at release time; until then keep everything.
+    let (tx, ingest) = ingest::spawn(file, Window::ALL, live.clone()).map_err(Failure::internal)?;
+    let stop_accept = Arc::new(AtomicBool::new(false));
+    let acceptor =
+        ingest::spawn_acceptor(listener, tx.clone(), live.clone(), stop_accept.clone()).map_err(Failure::internal)?;
+
+    // The socket is always offered: any process speaking the wire format may
+    // connect (the injected library when CUDA loads it; test doubles).
+    let mut env: Vec<(OsString, OsString)> = vec![("BOUNDSCOPE_SOCKET".into(), socket.clone().into())];
+    if let Some(lib) = &gpu.inject {
+        env.push(("CUDA_INJECTION64_PATH".into(), lib.clone().into()));
+        if std::env::var_os("NVTX_INJECTION64_PATH").is_none()
+            && let Some(c) = &gpu.cupti
+        {
+            // NVTX ranges reach CUPTI only through NVTX's injection hook.
+            env.push(("NVTX_INJECTION64_PATH".into(), c.clone().into()));
+        }
+    }
+    for why in [gpu.why_not.as_ref(), gpu.nvml_error.as_ref()].into_iter().flatten() {
+        tx.send(Msg::Notice { level: NoticeRec::WARNING, code: NoticeRec::NO_GPU, message: why.clone() }).ok();
+    }
+
+    let exe = std::env::current_exe().context("locating the boundscope binary").map_err(Failure::internal)?;
+    let held = launch::spawn_held(&exe, &dir, &args.command, &env, Duration::from_secs(30))
+        .context("starting the program")
+        .map_err(Failure::input)?;
+    let pid = held.pid() as i32;
+
+    let perf = perf::PerfCounters::open(pid, true);
+    for u in &perf.unavailable {
+        tx.send(Msg::Notice {
+            level: NoticeRec::INFO,
+            code: NoticeRec::SAMPLER,
+            message: format!("perf {}: {}", u.name, u.why),
+        })
+        .ok();
+    }
+    let perf_names = perf.available();
+    let perf_unavailable = perf.unavailable.clone();
+    let stop_perf = Arc::new(AtomicBool::new(false));
+    let perf =
+        perf.start(Duration::from_millis(args.perf_interval_ms), tx.clone(), stop_perf).map_err(Failure::internal)?;
+    let nvml = match gpu.nvml {
+        Some(n) => {
+            Some(nvml::start(n, Duration::from_millis(args.nvml_interval_ms), tx.clone()).map_err(Failure::internal)?)
+        }
+        None => None,
+    };
+
+    // Ctrl-C reaches the whole process group (the program too); SIGTERM is
+    // sent to boundscope alone, so it is passed on to the program.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let terminated = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone())
+        .and_then(|_| signal_hook::flag::register(signal_hook::consts::SIGTERM, terminated.clone()))
+        .context("installing the Ctrl-C handler")
+        .map_err(Failure::internal)?;
+
+    let start_ns = host_now_ns();
+    let window_start = delay.map_or(i64::MIN, |d| start_ns + d.as_nanos() as i64);
+    let window_end = match duration {
+        Some(d) => window_start.max(start_ns) + d.as_nanos() as i64,
+        None => i64::MAX,
+    };
+    let command_line = args.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
+    tx.send(Msg::RunInfo {
+        rec: RunInfoRec {
+            start_ns,
+            window_start_ns: window_start,
+            window_end_ns: window_end,
+            skip_steps: args.skip_steps,
+            max_steps: args.steps.unwrap_or(0),
+            command: 0,
+            target_pid: pid as u32,
+        },
+        command: command_line.clone(),
+    })
+    .ok();
+    let released_at = Instant::now();
+    let mut child = held.release().context("releasing the program").map_err(Failure::internal)?;
+
+    let stop_at = duration.map(|d| released_at + delay.unwrap_or_default() + d);
+    let (status, abandoned) = wait_child(&mut child, pid, &interrupted, &terminated, stop_at);
+    let wall = released_at.elapsed();
+
+    // Let late connections arrive, then drain the open ones (bounded).
+    std::thread::sleep(Duration::from_millis(50));
+    stop_accept.store(true, Ordering::Release);
+    acceptor.join().ok();
+    let drain_until = Instant::now() + Duration::from_secs(5);
+    while live.open_connections.load(Ordering::Acquire) > 0 && Instant::now() < drain_until && !abandoned {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let perf_totals = perf.stop();
+    if let Some(n) = nvml {
+        n.stop();
+    }
+    tx.send(Msg::Finish { complete: !abandoned }).ok();
+    drop(tx);
+    let ingested = ingest.join().map_err(|_| Failure::internal(anyhow!("the ingest thread panicked")))?;
+    drop(dir);
+    if let Some(e) = &ingested.write_error {
+        eprintln!("boundscope: warning: writing {} failed ({e}); the run file is incomplete", records.display());
+    }
+
+    // With a time window or step selection, read the run back: the same
+    // selection `boundscope analyze DIR` applies.
+    let (trace, run_summary) = if delay.is_some() || duration.is_some() || args.skip_steps > 0 || args.steps.is_some() {
+        read_run(out).map_err(Failure::input)?
+    } else {
+        (ingested.trace, ingested.summary)
+    };
+
+    let floor_ns = (args.launch_floor_us * 1000.0).round() as i64;
+    let spec = AnalysisSpec {
+        window: WindowSpec { include_mem: false, launch_floor_ns: floor_ns },
+        top_k: args.top,
+        advice: AdviceSpec { graph_launch_ns: floor_ns, ..AdviceSpec::default() },
+    };
+    let analysis = analyze(&trace, &out.display().to_string(), &spec)
+        .with_context(|| format!("analyzing {}", out.display()))
+        .map_err(Failure::internal)?;
+    let ctx = report::Context {
+        command: &command_line,
+        status,
+        wall,
+        gpu_why_not: gpu.why_not.as_deref(),
+        nvml_error: gpu.nvml_error.as_deref(),
+        perf_available: &perf_names,
+        perf_unavailable: &perf_unavailable,
+        perf_totals: &perf_totals,
+        cut: &ingested.cut,
+    };
+    let mut text = summary(&analysis.report, &SummaryOptions { all_steps: false, step: None, top_k: args.top });
+    text.push('\n');
+    text.push_str(&report::profile_section(&trace, &run_summary, &ctx));
+
+    let mut written = vec![RUN_RECORDS_FILE.to_string()];
+    write_text(&out.join("summary.txt"), &text).map_err(Failure::input)?;
+    written.push("summary.txt".into());
+    match csv::write_analysis_csv(&trace, &analysis, out) {
+        Ok(files) => {
+            written.extend(files.iter().filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned())))
+        }
+        Err(e) => eprintln!("boundscope: warning: CSV tables not written: {e}"),
+    }
+    match chrome::write_chrome_trace(&trace, &analysis, &out.join("trace.json.gz")) {
+        Ok(_) => written.push("trace.json.gz".into()),
+        Err(e) => eprintln!("boundscope: warning: trace.json.gz not written: {e}"),
+    }
+
+    let mut stdout = std::io::stdout().lock();
+    let footer = format!("\nRun written to {}: {}\n", out.display(), written.join(", "));
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.write_all(footer.as_bytes()))
+        .context("writing to stdout")
+        .map_err(Failure::input)?;
+    for w in &analysis.report.warnings {
+        eprintln!("boundscope: warning: {w}");
+    }
+    if let Some(s) = status
+        && !s.success()
+    {
+        eprintln!("boundscope: the program {s}");
+    }
+    Ok(())
+}
+
+fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Waits for the program. Ctrl-C (or SIGTERM) reaches the program too; a
+/// second one stops waiting. At `stop_at` the program is interrupted, then
+/// terminated after 5 s and killed after 10 s. Returns its status (None when
+/// abandoned) and whether waiting was abandoned.
+fn wait_child(
+    child: &mut std::process::Child,
+    pid: i32,
+    interrupted: &AtomicBool,
+    terminated: &AtomicBool,
+    stop_at: Option<Instant>,
+) -> (Option<ExitStatus>, bool) {
+    let mut signals = 0;
+    let mut stopping_since: Option<Instant> = None;
+    // 0: interrupted, 1: terminated, 2: killed.
+    let mut escalated = 0u8;
+    let pid = Pid::from_raw(pid);
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return (Some(s), false),
+            Ok(None) => {}
+            Err(_) => return (None, true),
+        }
+        if terminated.swap(false, Ordering::AcqRel) {
+            if let Some(p) = pid {
+                kill_process(p, Signal::TERM).ok();
+            }
+            interrupted.store(true, Ordering::Release);
+        }
+        if interrupted.swap(false, Ordering::AcqRel) {
+            signals += 1;
+            if signals == 1 {
+                eprintln!(
+                    "boundscope: interrupted; waiting for the program to finish its records (interrupt again to stop waiting)"
+                );
+            } else {
+                eprintln!("boundscope: stopped waiting; the run is marked incomplete");
+                if let Some(p) = pid {
+                    kill_process(p, Signal::TERM).ok();
+                }
+                return (None, true);
+            }
+        }
+        let now = Instant::now();
+        if let Some(t) = stop_at
+            && now >= t
+        {
+            let since = *stopping_since.get_or_insert_with(|| {
+                eprintln!("boundscope: --duration reached; interrupting the program");
+                if let Some(p) = pid {
+                    kill_process(p, Signal::INT).ok();
+                }
+                now
+            });
+            let waited = now.duration_since(since);
+            let step = if waited > Duration::from_secs(10) { 2 } else { u8::from(waited > Duration::from_secs(5)) };
+            if step > escalated
+                && let Some(p) = pid
+            {
+                kill_process(p, if step == 2 { Signal::KILL } else { Signal::TERM }).ok();
+                escalated = step;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -15,11 +15,22 @@ pub struct Cli {
 pub enum Command {
     /// Analyze PyTorch profiler (Kineto) traces: launch and queuing metrics, CPU-/GPU-bound verdict.
     Analyze(AnalyzeArgs),
+    /// Export a trace and its analysis: Chrome trace for Perfetto, CSV/Parquet tables, SVG plots, Markdown report.
+    Export(ExportArgs),
+    /// Sweep batch sizes of a reference workload (Llama-3.2-1B, GPT-2, BERT-base) on simulated
+    /// platforms and report where each turns from CPU-bound to GPU-bound.
+    Sweep(crate::sweep_cmd::SweepArgs),
+    /// Run a program (`-- CMD ...`) with CUPTI injected and perf/NVML sampling, write a run
+    /// directory as records arrive, then analyze it (docs/profile.md).
+    Profile(crate::profile::ProfileArgs),
+    /// The held launcher of `profile` (internal).
+    #[command(name = "__gate", hide = true)]
+    Gate(crate::profile::GateArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Trace files (.json or .json.gz); several are compared side by side.
+    /// Trace files (.json or .json.gz) or `boundscope profile` run directories; several are compared side by side.
     #[arg(required = true, value_name = "TRACE")]
     pub traces: Vec<PathBuf>,
     /// Focus on step N (ProfilerStep#N, or the N-th boundscope:step range).
@@ -38,6 +49,10 @@ pub struct AnalyzeArgs {
     /// (one subdirectory per trace when several are given).
     #[arg(long, value_name = "DIR")]
     pub csv: Option<PathBuf>,
+    /// Write the same tables as Parquet (launches.parquet, kernels.parquet, steps.parquet) into DIR
+    /// (one subdirectory per trace when several are given).
+    #[arg(long, value_name = "DIR")]
+    pub parquet: Option<PathBuf>,
     /// Count memcpy/memset launches in TKLQT as well as kernels.
     #[arg(long)]
     pub include_mem: bool,
@@ -50,4 +65,37 @@ pub struct AnalyzeArgs {
     /// Treat warnings (malformed events, unmatched kernels, clock skew) as errors (exit code 3).
     #[arg(long)]
     pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("outputs").required(true).multiple(true)
+    .args(["chrome", "csv", "parquet", "plots", "markdown"])))]
+pub struct ExportArgs {
+    /// Trace file (.json or .json.gz).
+    #[arg(value_name = "TRACE")]
+    pub trace: PathBuf,
+    /// Write a Chrome trace for Perfetto / chrome://tracing (gzip-compressed when FILE ends in .gz).
+    #[arg(long, value_name = "FILE")]
+    pub chrome: Option<PathBuf>,
+    /// Write CSV tables (launches.csv, kernels.csv, steps.csv) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub csv: Option<PathBuf>,
+    /// Write Parquet tables (launches.parquet, kernels.parquet, steps.parquet) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub parquet: Option<PathBuf>,
+    /// Write SVG plots (launch_to_start.svg, top_kernels.svg) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
+    /// Write a Markdown report embedding the plots (those of --plots, else drawn into FILE's <stem>-plots/).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Rows in the top-kernels tables and chart.
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    pub top: usize,
+    /// Count memcpy/memset launches in TKLQT as well as kernels.
+    #[arg(long)]
+    pub include_mem: bool,
+    /// Null-kernel launch latency of the platform in us (the CPU/GPU-bound queue threshold is twice this).
+    #[arg(long, value_name = "US", default_value_t = 2.5)]
+    pub launch_floor_us: f64,
 }

@@ -10,6 +10,9 @@
 
 mod analyze_cmd;
 mod cli;
+mod export_cmd;
+mod profile;
+mod sweep_cmd;
 
 use std::process::ExitCode;
 
@@ -40,6 +43,10 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let result = match args.command {
         cli::Command::Analyze(a) => analyze_cmd::run(&a),
+        cli::Command::Export(a) => export_cmd::run(&a),
+        cli::Command::Sweep(a) => sweep_cmd::run(&a),
+        cli::Command::Profile(a) => profile::run(&a),
+        cli::Command::Gate(a) => return profile::gate(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -247,7 +247,8 @@ pub fn analyze(trace: &Trace, source: &str, spec: &AnalysisSpec) -> PolarsResult
     Ok(Analysis { launches, report })
 }
 
-fn step_median(steps: &[WindowMetrics]) -> Option<StepMedian> {
+/// Medians of the window metrics over `steps`; None when there are none.
+pub fn step_median(steps: &[WindowMetrics]) -> Option<StepMedian> {
     if steps.is_empty() {
         return None;
     }

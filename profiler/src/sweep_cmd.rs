@@ -10,10 +10,17 @@
 //! writes one Chrome trace per point (`traces/<platform>-b<batch>.json.gz`)
 //! and, at the end, the plot `sweep.svg`.
 //!
-//! Platforms are simulated (`sim:*`, `--platform-file`): their numbers are
-//! model outputs and are labelled so everywhere. Running the workloads on a
-//! local GPU through the profiler is not part of this build.
+//! A point runs on a target ([`Target`]): a simulated platform (`sim:*`,
+//! `--platform-file`), whose numbers are model outputs and are labelled so
+//! everywhere; the local GPU (`--platform gpu`: the reference runner
+//! `workloads/python/run_workload.py` under `boundscope profile`); or the
+//! user's own command after `--`, with `{batch}` where the batch size goes
+//! (see [`command`]). A point that fails is recorded with its reason and the
+//! sweep goes on.
 
+mod command;
+
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -21,13 +28,14 @@ use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 use boundscope_analysis::sweep::{Crossing, SweepPoint, Transition, TransitionSpec, transition};
-use boundscope_analysis::{AdviceSpec, AnalysisSpec, Bound, WindowSpec, analyze};
+use boundscope_analysis::{AdviceSpec, Analysis, AnalysisSpec, Bound, WindowSpec, analyze, step_median};
 use boundscope_reports::{AtomicFile, ensure_writable_dir};
 use boundscope_workloads::{Dtype, Platform, Shape, SimSpec, WorkloadSpec, run_point};
 use clap::Args;
 use serde::Serialize;
 
 use crate::Failure;
+pub use command::CommandTarget;
 
 /// Version of the `sweep.json` layout; bump on any incompatible change.
 pub const SWEEP_SCHEMA: &str = "boundscope.sweep/1";
@@ -35,28 +43,46 @@ pub const SWEEP_SCHEMA: &str = "boundscope.sweep/1";
 /// Largest batch size accepted (the plot and tables take 32-bit batches).
 const MAX_BATCH: u64 = 1 << 20;
 
-/// Platforms swept when none is named.
+/// Platforms swept when none is named and no GPU can run the workload.
 const DEFAULT_PLATFORMS: [&str; 2] = ["sim:h100-pcie", "sim:gh200"];
+
+/// The workload swept when none is named.
+const DEFAULT_WORKLOAD: &str = "llama-3.2-1b:decode";
+/// Measured and warm-up steps per point of a reference workload.
+const DEFAULT_STEPS: u32 = 5;
+const DEFAULT_WARMUP: u32 = 2;
+
+/// The local GPU as a platform name.
+const GPU: &str = "gpu";
+/// The reference runner, written into the output directory for `--platform gpu`.
+const RUNNER_FILE: &str = "run_workload.py";
+const RUNNER: &str = include_str!("../../workloads/python/run_workload.py");
+/// Null-kernel launch latency assumed for a real GPU whose platform is not known (us).
+const REAL_LAUNCH_FLOOR_US: f64 = 2.5;
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// Workload as MODEL:PHASE: llama-3.2-1b, gpt2 or bert-base with prefill, decode or train.
-    #[arg(long, value_name = "MODEL:PHASE", default_value = "llama-3.2-1b:decode")]
-    pub workload: String,
+    /// Workload as MODEL:PHASE: llama-3.2-1b, gpt2 or bert-base with prefill, decode or train
+    /// [default: llama-3.2-1b:decode].
+    #[arg(long, value_name = "MODEL:PHASE")]
+    pub workload: Option<String>,
     /// Batch sizes: a list (1,2,4) or a range doubling from its start (1..256 = 1,2,4,...,256).
     #[arg(long, value_name = "LIST|A..B", default_value = "1..256")]
     pub batch: String,
     /// Prompt length (prefill, train) or KV-cache length (decode); default depends on the workload.
     #[arg(long, value_name = "N")]
     pub seq: Option<u64>,
-    /// Measured steps per point (the point's figures are medians over them).
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub steps: u32,
-    /// Warm-up steps per point, run first and left out of the figures.
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    pub warmup: u32,
-    /// Platform(s): sim:a100-pcie, sim:h100-pcie, sim:gh200, sim:h200 (repeat or comma-separate
-    /// for a side-by-side sweep). Default: sim:h100-pcie and sim:gh200.
+    /// Measured steps per point (the point's figures are medians over them) [default: 5; with a
+    /// command: every step after the warm-up].
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u32>,
+    /// Warm-up steps per point, run first and left out of the figures [default: 2; with a
+    /// command: 0].
+    #[arg(long, value_name = "N")]
+    pub warmup: Option<u32>,
+    /// Platform(s): gpu (this machine's GPU, through `boundscope profile`), sim:a100-pcie,
+    /// sim:h100-pcie, sim:gh200, sim:h200 (repeat or comma-separate for a side-by-side sweep).
+    /// Default: gpu when a GPU with PyTorch is present, else sim:h100-pcie and sim:gh200.
     #[arg(long = "platform", value_name = "NAME", value_delimiter = ',')]
     pub platforms: Vec<String>,
     /// A simulated platform defined by a TOML file (see workloads/platforms/); repeatable.
@@ -80,18 +106,47 @@ pub struct SweepArgs {
     /// Output directory: sweep.csv, sweep.json, sweep.svg, traces/.
     #[arg(long, value_name = "DIR", default_value = "boundscope-sweep")]
     pub out: PathBuf,
-    /// Do not write a Chrome trace per point.
+    /// Do not write a Chrome trace per simulated point.
     #[arg(long)]
     pub no_traces: bool,
+    /// Your own program, after `--`, run once per batch size under `boundscope profile`, with
+    /// `{batch}` replaced by the batch size; with `{trace}` in it, it is run as is and must write
+    /// a PyTorch-profiler trace there. Steps are its `boundscope:step` NVTX ranges (or
+    /// ProfilerStep#N), else the whole run is one step.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+/// What a point runs on.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A simulated platform: the reference workload through the simulator.
+    Sim(Box<Platform>),
+    /// A real program: the reference runner on the local GPU, or the user's command.
+    Run(CommandTarget),
+}
+
+impl Target {
+    pub fn id(&self) -> String {
+        match self {
+            Target::Sim(p) => p.id(),
+            Target::Run(c) => c.name.clone(),
+        }
+    }
+
+    fn simulated(&self) -> bool {
+        matches!(self, Target::Sim(_))
+    }
 }
 
 /// Everything a sweep needs, decided and validated.
 #[derive(Debug, Clone)]
 pub struct SweepSpec {
-    pub workload: WorkloadSpec,
+    /// The reference workload; None for a sweep of the user's own command.
+    pub workload: Option<WorkloadSpec>,
     pub seq: u64,
     pub batches: Vec<u64>,
-    pub platforms: Vec<Platform>,
+    pub targets: Vec<Target>,
     pub sim: SimSpec,
     pub transition: TransitionSpec,
     pub out: PathBuf,
@@ -126,8 +181,11 @@ pub struct PointRecord {
     pub throughput: f64,
     pub throughput_unit: String,
     pub simulated: bool,
-    /// The point's Chrome trace, relative to the output directory.
+    /// The point's trace (a Chrome trace, a Kineto file or a run directory), relative to the
+    /// output directory.
     pub trace: Option<String>,
+    /// How the figures were taken when that is not the usual way (no step marks: the whole run).
+    pub note: Option<String>,
     pub error: Option<String>,
 }
 
@@ -161,6 +219,7 @@ pub struct PlatformSweep {
 pub struct SweepDocument {
     pub schema: &'static str,
     pub note: String,
+    /// `MODEL:PHASE`, or the command line of a command sweep.
     pub workload: String,
     /// The Hugging Face configuration the model's shape comes from.
     pub model_config: String,
@@ -183,13 +242,19 @@ pub fn run(args: &SweepArgs) -> Result<(), Failure> {
     if spec.write_traces {
         ensure_writable_dir(&spec.out.join("traces")).map_err(Failure::input)?;
     }
+    let what = match &spec.workload {
+        Some(w) => format!("{} (seq {}, {})", w.name(), spec.seq, w.dtype.as_str()),
+        None => format!("`{}`", command_line(&args.command)),
+    };
+    let simulated = if spec.targets.iter().any(Target::simulated) {
+        "; simulated platforms are models (docs/simulator.md)"
+    } else {
+        ""
+    };
     eprintln!(
-        "boundscope: sweeping {} (seq {}, {}) over batch {} on {}; simulated platforms are models (docs/simulator.md)",
-        spec.workload.name(),
-        spec.seq,
-        spec.workload.dtype.as_str(),
+        "boundscope: sweeping {what} over batch {} on {}{simulated}",
         spec.batches.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
-        spec.platforms.iter().map(Platform::id).collect::<Vec<_>>().join(", ")
+        spec.targets.iter().map(Target::id).collect::<Vec<_>>().join(", ")
     );
     let doc = run_sweep(&spec, &mut |line| eprintln!("{line}"))?;
     let plot = write_plot(&spec, &doc);
@@ -202,26 +267,27 @@ pub fn run(args: &SweepArgs) -> Result<(), Failure> {
         Ok(None) => {}
         Err(e) => eprintln!("boundscope: warning: {e:#}"),
     }
-    if spec.write_traces {
-        let _ = writeln!(text, "  one Chrome trace per point in {}", spec.out.join("traces").display());
+    if doc.platforms.iter().flat_map(|p| &p.points).any(|p| p.trace.is_some()) {
+        let _ = writeln!(text, "  one trace per point: see the `trace` column of sweep.csv");
     }
     std::io::stdout().lock().write_all(text.as_bytes()).context("writing to stdout").map_err(Failure::input)?;
+    if doc.platforms.iter().flat_map(|p| &p.points).all(|p| p.status != "ok") {
+        return Err(Failure::input(anyhow!(
+            "no point of the sweep succeeded: the reasons are in the table above (and the programs' output in {})",
+            spec.out.join("logs").display()
+        )));
+    }
     Ok(())
+}
+
+fn command_line(cmd: &[OsString]) -> String {
+    cmd.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
 }
 
 /// Turns the arguments into a validated [`SweepSpec`]; errors list the valid choices.
 pub fn spec_from_args(args: &SweepArgs) -> anyhow::Result<SweepSpec> {
-    let dtype = Dtype::parse(&args.dtype)?;
-    let workload = WorkloadSpec::parse(&args.workload, dtype)
-        .map_err(|e| anyhow!("{e}\n  workloads: {}", WorkloadSpec::all_names().join(", ")))?;
     let batches = parse_batches(&args.batch)?;
-    let seq = args.seq.unwrap_or_else(|| workload.default_seq());
-    // Every point must fit the model; say so before running any.
-    for &batch in &batches {
-        workload.check_shape(Shape { batch, seq })?;
-    }
-    let platforms = platforms(&args.platforms, &args.platform_files)?;
-    if args.steps == 0 {
+    if args.steps == Some(0) {
         return Err(anyhow!("--steps must be at least 1"));
     }
     if !(args.jitter.is_finite() && (0.0..1.0).contains(&args.jitter)) {
@@ -235,20 +301,71 @@ pub fn spec_from_args(args: &SweepArgs) -> anyhow::Result<SweepSpec> {
     {
         return Err(anyhow!("--slo-ms must be a positive number of milliseconds, got {slo}"));
     }
+    let dtype = Dtype::parse(&args.dtype)?;
+    let transition = TransitionSpec { knee_factor: args.knee_factor, slo_ms: args.slo_ms, ..TransitionSpec::default() };
+    let steps = args.steps.unwrap_or(DEFAULT_STEPS);
+    let warmup = args.warmup.unwrap_or(DEFAULT_WARMUP);
+    let sim = SimSpec { warmup_steps: warmup, steps, seed: args.seed, jitter: args.jitter, dtype, trace_name: None };
+
+    if !args.command.is_empty() {
+        // The user's program is the workload and this machine the platform.
+        let misplaced = [
+            (args.workload.is_some(), "--workload"),
+            (args.seq.is_some(), "--seq"),
+            (!args.platforms.is_empty(), "--platform"),
+            (!args.platform_files.is_empty(), "--platform-file"),
+        ];
+        if let Some((_, flag)) = misplaced.iter().find(|(given, _)| *given) {
+            return Err(anyhow!(
+                "{flag} does not apply to a sweep of your own command (the command is the workload and this \
+                 machine the platform); put such settings in the command, next to {{batch}}"
+            ));
+        }
+        let kineto = args.command.iter().any(|a| a.to_string_lossy().contains(command::TRACE));
+        let target = CommandTarget {
+            name: "cmd".into(),
+            description: "your command, on this machine".into(),
+            template: args.command.clone(),
+            kineto,
+            skip_steps: args.warmup.unwrap_or(0),
+            max_steps: args.steps,
+        };
+        target.check().map_err(|e| anyhow!(e))?;
+        if kineto && args.warmup.is_some() {
+            return Err(anyhow!(
+                "--warmup does not apply when the command writes its own trace ({{trace}}): its profiler \
+                 schedule decides which steps are recorded"
+            ));
+        }
+        return Ok(SweepSpec {
+            workload: None,
+            seq: 0,
+            batches,
+            targets: vec![Target::Run(target)],
+            sim,
+            transition,
+            out: args.out.clone(),
+            write_traces: false,
+        });
+    }
+
+    let name = args.workload.as_deref().unwrap_or(DEFAULT_WORKLOAD);
+    let workload = WorkloadSpec::parse(name, dtype)
+        .map_err(|e| anyhow!("{e}\n  workloads: {}", WorkloadSpec::all_names().join(", ")))?;
+    let seq = args.seq.unwrap_or_else(|| workload.default_seq());
+    // Every point must fit the model; say so before running any.
+    for &batch in &batches {
+        workload.check_shape(Shape { batch, seq })?;
+    }
+    let gpu = |_: ()| gpu_target(&workload, seq, steps, warmup, &args.out);
+    let targets = targets(&args.platforms, &args.platform_files, gpu)?;
     Ok(SweepSpec {
-        workload,
+        workload: Some(workload),
         seq,
         batches,
-        platforms,
-        sim: SimSpec {
-            warmup_steps: args.warmup,
-            steps: args.steps,
-            seed: args.seed,
-            jitter: args.jitter,
-            dtype,
-            trace_name: None,
-        },
-        transition: TransitionSpec { knee_factor: args.knee_factor, slo_ms: args.slo_ms, ..TransitionSpec::default() },
+        targets,
+        sim,
+        transition,
         out: args.out.clone(),
         write_traces: !args.no_traces,
     })
@@ -285,36 +402,97 @@ pub fn parse_batches(s: &str) -> anyhow::Result<Vec<u64>> {
     Ok(out)
 }
 
-/// The platforms named on the command line, or the default pair.
-fn platforms(names: &[String], files: &[PathBuf]) -> anyhow::Result<Vec<Platform>> {
-    let mut out: Vec<Platform> = Vec::new();
+/// The reference runner on this machine's GPU, run under `boundscope profile`.
+fn gpu_target(w: &WorkloadSpec, seq: u64, steps: u32, warmup: u32, out: &Path) -> CommandTarget {
+    let runner = std::path::absolute(out.join(RUNNER_FILE)).unwrap_or_else(|_| out.join(RUNNER_FILE));
+    let mut template: Vec<OsString> = vec!["python3".into(), runner.into()];
+    for (flag, value) in [
+        ("--model", w.model.id.to_string()),
+        ("--phase", w.phase.as_str().to_string()),
+        ("--batch", command::BATCH.to_string()),
+        ("--seq", seq.to_string()),
+        ("--steps", steps.to_string()),
+        ("--warmup", warmup.to_string()),
+        ("--dtype", w.dtype.as_str().to_string()),
+    ] {
+        template.push(flag.into());
+        template.push(value.into());
+    }
+    CommandTarget {
+        name: GPU.into(),
+        description: "this machine's GPU: workloads/python/run_workload.py (PyTorch + transformers) under \
+                      boundscope profile"
+            .into(),
+        template,
+        kineto: false,
+        skip_steps: warmup,
+        max_steps: Some(steps),
+    }
+}
+
+/// Whether the reference runner can run on a local GPU, and why not.
+fn gpu_usable() -> Result<(), String> {
+    cupti_sys::probe_driver().map_err(|e| format!("no NVIDIA driver (libcuda.so.1: {e})"))?;
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import sys, torch, transformers; sys.exit(0 if torch.cuda.is_available() else 3)"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match probe {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) if s.code() == Some(3) => Err("PyTorch sees no CUDA device".into()),
+        Ok(_) => Err("python3 cannot import torch and transformers (pip install torch transformers)".into()),
+        Err(e) => Err(format!("python3 cannot be run: {e}")),
+    }
+}
+
+/// The targets named on the command line, else the local GPU when the
+/// runner can use it, else the default simulated pair.
+fn targets(names: &[String], files: &[PathBuf], gpu: impl Fn(()) -> CommandTarget) -> anyhow::Result<Vec<Target>> {
+    let mut out: Vec<Target> = Vec::new();
     let names: Vec<&str> = if names.is_empty() && files.is_empty() {
-        DEFAULT_PLATFORMS.to_vec()
+        match gpu_usable() {
+            Ok(()) => vec![GPU],
+            Err(why) => {
+                eprintln!("boundscope: no local GPU run ({why}); sweeping simulated platforms");
+                DEFAULT_PLATFORMS.to_vec()
+            }
+        }
     } else {
         names.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect()
     };
     for name in names {
-        if name.eq_ignore_ascii_case("gpu") {
-            return Err(anyhow!(
-                "platform 'gpu' is not available in this build: running the workloads on a local GPU needs the \
-                 PyTorch runner under `boundscope profile`, which this build does not have; use a simulated \
-                 platform: {}",
-                Platform::builtin_ids().join(", ")
-            ));
+        if name.eq_ignore_ascii_case(GPU) {
+            gpu_usable().map_err(|why| {
+                anyhow!(
+                    "platform 'gpu' cannot run here: {why}; use a simulated platform: {}",
+                    Platform::builtin_ids().join(", ")
+                )
+            })?;
+            out.push(Target::Run(gpu(())));
+            continue;
         }
-        out.push(Platform::builtin(name)?);
+        out.push(Target::Sim(Box::new(Platform::builtin(name).map_err(|e| anyhow!("{e} (or gpu)"))?)));
     }
     for path in files {
-        out.push(Platform::load(path)?);
+        out.push(Target::Sim(Box::new(Platform::load(path)?)));
     }
-    for (i, p) in out.iter().enumerate() {
-        if out[..i].iter().any(|q| q.spec.name == p.spec.name) {
+    let key = |t: &Target| match t {
+        Target::Sim(p) => p.spec.name.clone(),
+        Target::Run(c) => c.name.clone(),
+    };
+    let origin = |t: &Target| match t {
+        Target::Sim(p) => p.origin.clone(),
+        Target::Run(_) => "the local GPU".into(),
+    };
+    for (i, t) in out.iter().enumerate() {
+        if let Some(q) = out[..i].iter().find(|q| key(q) == key(t)) {
             return Err(anyhow!(
                 "platform {} is given twice ({} and {}); give each platform once (a platform file's `name` must \
                  differ from the others')",
-                p.id(),
-                out[..i].iter().find(|q| q.spec.name == p.spec.name).map_or("?", |q| q.origin.as_str()),
-                p.origin
+                t.id(),
+                origin(q),
+                origin(t)
             ));
         }
     }
@@ -324,15 +502,26 @@ fn platforms(names: &[String], files: &[PathBuf]) -> anyhow::Result<Vec<Platform
 /// Runs every point of `spec`, rewriting `sweep.csv` and `sweep.json` after
 /// each; `progress` gets one line per point.
 pub fn run_sweep(spec: &SweepSpec, progress: &mut dyn FnMut(&str)) -> Result<SweepDocument, Failure> {
-    let w = &spec.workload;
-    let unit = w.throughput_unit().to_string();
+    let unit = spec.workload.as_ref().map_or("samples/s", WorkloadSpec::throughput_unit).to_string();
+    let any_sim = spec.targets.iter().any(Target::simulated);
+    let any_real = spec.targets.iter().any(|t| !t.simulated());
+    let note = match (any_sim, any_real) {
+        (true, false) => {
+            "simulated platforms: every number is the output of a model (docs/simulator.md), not a measurement"
+        }
+        (true, true) => "sim:* platforms are models (docs/simulator.md); the others are measurements",
+        _ => "measurements of real runs",
+    };
     let mut doc = SweepDocument {
         schema: SWEEP_SCHEMA,
-        note: "simulated platforms: every number is the output of a model (docs/simulator.md), not a measurement"
-            .into(),
-        workload: w.name(),
-        model_config: w.model.hf_config.to_string(),
-        dtype: w.dtype.as_str().to_string(),
+        note: note.into(),
+        workload: match (&spec.workload, spec.targets.first()) {
+            (Some(w), _) => w.name(),
+            (None, Some(Target::Run(c))) => command_line(&c.template),
+            (None, _) => String::new(),
+        },
+        model_config: spec.workload.as_ref().map_or(String::new(), |w| w.model.hf_config.to_string()),
+        dtype: spec.workload.as_ref().map_or(String::new(), |w| w.dtype.as_str().to_string()),
         seq: spec.seq,
         batches: spec.batches.clone(),
         steps: spec.sim.steps,
@@ -343,22 +532,34 @@ pub fn run_sweep(spec: &SweepSpec, progress: &mut dyn FnMut(&str)) -> Result<Swe
         slo_ms: spec.transition.slo_ms,
         throughput_unit: unit.clone(),
         platforms: spec
-            .platforms
+            .targets
             .iter()
-            .map(|p| PlatformSweep {
-                platform: p.id(),
-                description: p.spec.description.clone(),
-                origin: p.origin.clone(),
-                simulated: true,
+            .map(|t| PlatformSweep {
+                platform: t.id(),
+                description: match t {
+                    Target::Sim(p) => p.spec.description.clone(),
+                    Target::Run(c) => c.description.clone(),
+                },
+                origin: match t {
+                    Target::Sim(p) => p.origin.clone(),
+                    Target::Run(_) => "this machine".into(),
+                },
+                simulated: t.simulated(),
                 points: Vec::new(),
                 transition: None,
             })
             .collect(),
     };
-    for (pi, platform) in spec.platforms.iter().enumerate() {
+    if spec.targets.iter().any(|t| matches!(t, Target::Run(c) if c.name == GPU)) {
+        write_atomic(&spec.out.join(RUNNER_FILE), RUNNER.as_bytes()).map_err(Failure::input)?;
+    }
+    for (pi, target) in spec.targets.iter().enumerate() {
         for &batch in &spec.batches {
             let started = Instant::now();
-            let record = run_one(spec, platform, batch)?;
+            let record = match target {
+                Target::Sim(platform) => run_sim_point(spec, platform, batch)?,
+                Target::Run(c) => run_real_point(spec, c, batch, &unit)?,
+            };
             let line = progress_line(&record, started.elapsed().as_secs_f64());
             let ps = &mut doc.platforms[pi];
             ps.points.push(record);
@@ -371,15 +572,12 @@ pub fn run_sweep(spec: &SweepSpec, progress: &mut dyn FnMut(&str)) -> Result<Swe
     Ok(doc)
 }
 
-/// Simulates, analyzes and (optionally) exports one point. A point that
-/// cannot be simulated is recorded as failed; the sweep goes on.
-fn run_one(spec: &SweepSpec, platform: &Platform, batch: u64) -> Result<PointRecord, Failure> {
-    let w = &spec.workload;
-    let shape = Shape { batch, seq: spec.seq };
-    let mut record = PointRecord {
-        platform: platform.id(),
+/// A point not yet run: every figure zero, status "failed" until filled.
+fn blank_record(platform: String, batch: u64, seq: u64, unit: &str, simulated: bool) -> PointRecord {
+    PointRecord {
+        platform,
         batch,
-        seq: spec.seq,
+        seq,
         status: "failed".into(),
         steps: 0,
         kernels_per_step: 0.0,
@@ -396,49 +594,37 @@ fn run_one(spec: &SweepSpec, platform: &Platform, batch: u64) -> Result<PointRec
         verdict: None,
         latency_ms: 0.0,
         throughput: 0.0,
-        throughput_unit: w.throughput_unit().to_string(),
-        simulated: true,
+        throughput_unit: unit.to_string(),
+        simulated,
         trace: None,
+        note: None,
         error: None,
-    };
-    let sim = SimSpec {
-        trace_name: Some(format!("{} batch {batch} seq {} on {}", w.name(), spec.seq, platform.id())),
-        ..spec.sim.clone()
-    };
-    let run = match run_point(w, shape, platform, &sim) {
-        Ok(r) => r,
-        Err(e) => {
-            record.error = Some(e.to_string());
-            return Ok(record);
-        }
-    };
-    // Judge queue times against this platform's own launch floor.
-    let floor_ns = (platform.spec.launch.latency_us * 1e3).round() as i64;
-    let aspec = AnalysisSpec {
+    }
+}
+
+/// The analysis settings for a platform whose null-kernel launch latency is `floor_ns`.
+fn analysis_spec(floor_ns: i64) -> AnalysisSpec {
+    AnalysisSpec {
         window: WindowSpec { include_mem: false, launch_floor_ns: floor_ns },
         advice: AdviceSpec { graph_launch_ns: floor_ns, ..AdviceSpec::default() },
         ..AnalysisSpec::default()
-    };
-    let source = format!("{} b{batch}", platform.id());
-    let analysis = analyze(&run.trace, &source, &aspec)
-        .with_context(|| format!("analyzing the simulated trace of {source}"))
-        .map_err(Failure::internal)?;
-    let r = &analysis.report;
-    let Some(m) = &r.step_median else {
-        record.error = Some("the simulated trace has no measured steps".into());
-        return Ok(record);
-    };
-    let mut steps = run.step_ns.clone();
-    steps.sort_unstable();
-    let latency_ns = median_i64(&steps);
-    let latency_ms = latency_ns / 1e6;
-    if spec.write_traces {
-        let rel = format!("traces/{}-b{batch}.json.gz", platform.spec.name);
-        // INTEGRATION: the Chrome-trace exporter (reports/src/chrome.rs).
-        boundscope_reports::chrome::write_chrome_trace(&run.trace, &analysis, &spec.out.join(&rel))
-            .map_err(Failure::input)?;
-        record.trace = Some(rel);
     }
+}
+
+/// Fills `record` from the analysis of its trace: medians over the steps
+/// (whose durations are `step_ns`), and `work` units per step.
+fn fill(record: &mut PointRecord, analysis: &Analysis, step_ns: &mut [i64], work: u64) -> Result<(), String> {
+    let r = &analysis.report;
+    let whole;
+    let m = match &r.step_median {
+        Some(m) => m,
+        None => {
+            whole = step_median(std::slice::from_ref(&r.trace_window)).ok_or("the trace has no window")?;
+            &whole
+        }
+    };
+    step_ns.sort_unstable();
+    let latency_ns = median_i64(step_ns);
     record.status = "ok".into();
     record.steps = m.steps;
     record.kernels_per_step = m.kernels;
@@ -453,8 +639,80 @@ fn run_one(spec: &SweepSpec, platform: &Platform, batch: u64) -> Result<PointRec
     record.queue_p50_ns = m.queue_p50_ns;
     record.sync_ns = m.sync_ns;
     record.verdict = Some(r.headline.bound);
-    record.latency_ms = latency_ms;
-    record.throughput = if latency_ns > 0.0 { w.work_per_step(shape) as f64 / (latency_ns / 1e9) } else { 0.0 };
+    record.latency_ms = latency_ns / 1e6;
+    record.throughput = if latency_ns > 0.0 { work as f64 / (latency_ns / 1e9) } else { 0.0 };
+    Ok(())
+}
+
+/// Runs one point of a real program and analyzes what it recorded. A point
+/// whose program fails, or that records no GPU work, is recorded as failed.
+fn run_real_point(spec: &SweepSpec, target: &CommandTarget, batch: u64, unit: &str) -> Result<PointRecord, Failure> {
+    let mut record = blank_record(target.name.clone(), batch, spec.seq, unit, false);
+    let recorded = match target.run(batch, &spec.out) {
+        Ok(r) => r,
+        Err(e) => {
+            record.error = Some(e);
+            return Ok(record);
+        }
+    };
+    record.trace = Some(recorded.rel.clone());
+    let floor_ns = (REAL_LAUNCH_FLOOR_US * 1e3).round() as i64;
+    let analysis = analyze(&recorded.trace, &recorded.rel, &analysis_spec(floor_ns))
+        .with_context(|| format!("analyzing {}", recorded.rel))
+        .map_err(Failure::internal)?;
+    let r = &analysis.report;
+    let mut step_ns: Vec<i64> = if r.steps.is_empty() {
+        record.note =
+            Some("no step marks (NVTX boundscope:step or ProfilerStep#N): the whole run is one step".to_string());
+        vec![r.trace_window.end_ns - r.trace_window.start_ns]
+    } else {
+        r.steps.iter().map(|w| w.end_ns - w.start_ns).collect()
+    };
+    let work = spec.workload.as_ref().map_or(batch, |w| w.work_per_step(Shape { batch, seq: spec.seq }));
+    if let Err(e) = fill(&mut record, &analysis, &mut step_ns, work) {
+        record.status = "failed".into();
+        record.error = Some(e);
+    }
+    Ok(record)
+}
+
+/// Simulates, analyzes and (optionally) exports one point. A point that
+/// cannot be simulated is recorded as failed; the sweep goes on.
+fn run_sim_point(spec: &SweepSpec, platform: &Platform, batch: u64) -> Result<PointRecord, Failure> {
+    let Some(w) = &spec.workload else {
+        return Err(Failure::internal(anyhow!("a simulated platform needs a reference workload")));
+    };
+    let shape = Shape { batch, seq: spec.seq };
+    let mut record = blank_record(platform.id(), batch, spec.seq, w.throughput_unit(), true);
+    let sim = SimSpec {
+        trace_name: Some(format!("{} batch {batch} seq {} on {}", w.name(), spec.seq, platform.id())),
+        ..spec.sim.clone()
+    };
+    let run = match run_point(w, shape, platform, &sim) {
+        Ok(r) => r,
+        Err(e) => {
+            record.error = Some(e.to_string());
+            return Ok(record);
+        }
+    };
+    // Judge queue times against this platform's own launch floor.
+    let floor_ns = (platform.spec.launch.latency_us * 1e3).round() as i64;
+    let source = format!("{} b{batch}", platform.id());
+    let analysis = analyze(&run.trace, &source, &analysis_spec(floor_ns))
+        .with_context(|| format!("analyzing the simulated trace of {source}"))
+        .map_err(Failure::internal)?;
+    if analysis.report.step_median.is_none() {
+        record.error = Some("the simulated trace has no measured steps".into());
+        return Ok(record);
+    }
+    if spec.write_traces {
+        let rel = format!("traces/{}-b{batch}.json.gz", platform.spec.name);
+        boundscope_reports::chrome::write_chrome_trace(&run.trace, &analysis, &spec.out.join(&rel))
+            .map_err(Failure::input)?;
+        record.trace = Some(rel);
+    }
+    let mut step_ns = run.step_ns.clone();
+    fill(&mut record, &analysis, &mut step_ns, w.work_per_step(shape)).map_err(|e| Failure::internal(anyhow!(e)))?;
     Ok(record)
 }
 
@@ -500,7 +758,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// Columns of `sweep.csv`; units in the names.
-pub const CSV_COLUMNS: [&str; 23] = [
+pub const CSV_COLUMNS: [&str; 24] = [
     "platform",
     "batch",
     "seq",
@@ -523,6 +781,7 @@ pub const CSV_COLUMNS: [&str; 23] = [
     "throughput_unit",
     "simulated",
     "trace",
+    "note",
     "error",
 ];
 
@@ -557,6 +816,7 @@ fn csv(doc: &SweepDocument) -> String {
             field(&p.throughput_unit),
             p.simulated.to_string(),
             field(p.trace.as_deref().unwrap_or("")),
+            field(p.note.as_deref().unwrap_or("")),
             field(p.error.as_deref().unwrap_or("")),
         ];
         out.push_str(&row.join(","));
@@ -606,7 +866,13 @@ fn write_plot(spec: &SweepSpec, doc: &SweepDocument) -> anyhow::Result<Option<Pa
         return Ok(None);
     }
     let path = spec.out.join("sweep.svg");
-    let title = format!("{} (seq {}, {}) — simulated", doc.workload, doc.seq, doc.dtype);
+    let title = match &spec.workload {
+        Some(_) if series.iter().all(|s| s.simulated) => {
+            format!("{} (seq {}, {}) — simulated", doc.workload, doc.seq, doc.dtype)
+        }
+        Some(_) => format!("{} (seq {}, {})", doc.workload, doc.seq, doc.dtype),
+        None => doc.workload.clone(),
+    };
     write_sweep_plot(&path, &title, &series)?;
     Ok(Some(path))
 }
@@ -614,12 +880,18 @@ fn write_plot(spec: &SweepSpec, doc: &SweepDocument) -> anyhow::Result<Option<Pa
 /// The terminal summary: one table per platform, the transition by both rules, the advice.
 pub fn table(doc: &SweepDocument) -> String {
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "\n{} (seq {}, {}), {} measured steps per point after {} warm-up",
-        doc.workload, doc.seq, doc.dtype, doc.steps, doc.warmup
-    );
-    let _ = writeln!(s, "MODEL OUTPUT: {}", doc.note);
+    if doc.dtype.is_empty() {
+        let _ = writeln!(s, "\n{}", doc.workload);
+    } else {
+        let _ = writeln!(
+            s,
+            "\n{} (seq {}, {}), {} measured steps per point after {} warm-up",
+            doc.workload, doc.seq, doc.dtype, doc.steps, doc.warmup
+        );
+    }
+    if doc.platforms.iter().any(|p| p.simulated) {
+        let _ = writeln!(s, "MODEL OUTPUT: {}", doc.note);
+    }
     for p in &doc.platforms {
         let _ = writeln!(s, "\n{} — {}", p.platform, p.description);
         let _ = writeln!(
@@ -631,6 +903,9 @@ pub fn table(doc: &SweepDocument) -> String {
             if let Some(e) = &r.error {
                 let _ = writeln!(s, "{:>6}  failed: {e}", r.batch);
                 continue;
+            }
+            if let Some(n) = &r.note {
+                let _ = writeln!(s, "{:>6}  note: {n}", r.batch);
             }
             let _ = writeln!(
                 s,
@@ -646,7 +921,7 @@ pub fn table(doc: &SweepDocument) -> String {
                 r.verdict.map_or("-", Bound::as_str)
             );
         }
-        if let Some(t) = &p.transition {
+        if let Some(t) = p.transition.as_ref().filter(|_| p.points.iter().any(|r| r.status == "ok")) {
             let _ = writeln!(
                 s,
                 "transition: TKLQT knee (>= {:.3} ms, {}x batch {}): {}",
@@ -696,11 +971,11 @@ mod tests {
 
     fn args(out: &Path) -> SweepArgs {
         SweepArgs {
-            workload: "llama-3.2-1b:decode".into(),
+            workload: Some("llama-3.2-1b:decode".into()),
             batch: "1..256".into(),
             seq: None,
-            steps: 3,
-            warmup: 1,
+            steps: Some(3),
+            warmup: Some(1),
             platforms: Vec::new(),
             platform_files: Vec::new(),
             dtype: "bf16".into(),
@@ -710,6 +985,7 @@ mod tests {
             slo_ms: None,
             out: out.to_path_buf(),
             no_traces: true,
+            command: Vec::new(),
         }
     }
 
@@ -738,13 +1014,13 @@ mod tests {
     fn bad_input_lists_the_valid_choices() {
         let out = tmp("bad");
         let mut a = args(&out);
-        a.workload = "llama-70b:decode".into();
+        a.workload = Some("llama-70b:decode".into());
         let e = err(&a);
         assert!(e.contains("llama-3.2-1b:decode") && e.contains("bert-base:train"), "{e}");
-        a.workload = "bert-base:decode".into();
+        a.workload = Some("bert-base:decode".into());
         let e = err(&a);
         assert!(e.contains("valid phases: prefill, train"), "{e}");
-        a.workload = "gpt2:decode".into();
+        a.workload = Some("gpt2:decode".into());
         a.seq = Some(4096);
         assert!(err(&a).contains("at most 1024 positions"));
         let mut a = args(&out);
@@ -753,7 +1029,12 @@ mod tests {
         assert!(e.contains("sim:h100-pcie") && e.contains("sim:gh200"), "{e}");
         a.platforms = vec!["gpu".into()];
         let e = err(&a);
-        assert!(e.contains("not available in this build") && e.contains("sim:a100-pcie"), "{e}");
+        match gpu_usable() {
+            Err(why) => {
+                assert!(e.contains("'gpu' cannot run here") && e.contains(&why) && e.contains("sim:a100-pcie"), "{e}")
+            }
+            Ok(()) => assert_eq!(e, "accepted"),
+        }
         a.platforms = vec!["sim:gh200".into(), "gh200".into()];
         assert!(err(&a).contains("given twice"));
         let mut a = args(&out);
@@ -765,6 +1046,65 @@ mod tests {
         let mut a = args(&out);
         a.platform_files = vec![out.join("missing.toml")];
         assert!(err(&a).contains("missing.toml"));
+    }
+
+    #[test]
+    fn command_sweeps_reject_reference_workload_flags() {
+        let out = tmp("cmdflags");
+        let mut a = args(&out);
+        a.command = vec!["serve".into(), "--batch-size".into(), "{batch}".into()];
+        let e = err(&a);
+        assert!(e.contains("--workload does not apply"), "{e}");
+        a.workload = None;
+        a.warmup = None;
+        a.steps = None;
+        assert_eq!(err(&a), "accepted");
+        a.platforms = vec!["sim:gh200".into()];
+        assert!(err(&a).contains("--platform does not apply"));
+        a.platforms.clear();
+        a.command = vec!["serve".into(), "--batch-size".into(), "8".into()];
+        assert!(err(&a).contains("{batch}"));
+        a.command = vec!["serve".into(), "{batch}".into(), "--trace".into(), "{trace}".into()];
+        a.warmup = Some(2);
+        assert!(err(&a).contains("--warmup does not apply"));
+    }
+
+    #[test]
+    fn a_command_sweep_records_failed_points_and_goes_on() {
+        let out = tmp("cmdsweep");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/traces/a100_ddp_train.json.gz");
+        let mut a = args(&out);
+        a.workload = None;
+        a.warmup = None;
+        a.steps = None;
+        a.batch = "1..4".into();
+        let script =
+            "if [ $1 -gt 2 ]; then echo \"CUDA out of memory at batch $1\" >&2; exit 1; fi; gzip -dc \"$0\" > \"$2\"";
+        a.command = ["sh", "-c", script, &src.to_string_lossy(), "{batch}", "{trace}"].map(OsString::from).to_vec();
+        let spec = match spec_from_args(&a) {
+            Ok(s) => s,
+            Err(e) => panic!("{e:#}"),
+        };
+        assert!(ensure_writable_dir(&out).is_ok());
+        let doc = match run_sweep(&spec, &mut |_| {}) {
+            Ok(d) => d,
+            Err(f) => panic!("{:#}", f.error),
+        };
+        let pts = &doc.platforms[0].points;
+        assert_eq!(pts.iter().map(|p| p.status.as_str()).collect::<Vec<_>>(), ["ok", "ok", "failed"]);
+        assert!(!pts[0].simulated && pts[0].kernels_per_step > 0.0 && pts[0].latency_ms > 0.0);
+        // The same trace at batch 1 and 2: the same figures, twice the samples/s.
+        assert_eq!(pts[0].tklqt_ns, pts[1].tklqt_ns);
+        assert!((pts[1].throughput / pts[0].throughput - 2.0).abs() < 1e-9);
+        assert_eq!(pts[0].trace.as_deref(), Some("traces/cmd-b1.json"));
+        let e = pts[2].error.as_deref().unwrap_or_default();
+        assert!(e.contains("exit status 1") && e.contains("CUDA out of memory at batch 4"), "{e}");
+        let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap_or_default();
+        assert_eq!(csv.lines().count(), 4);
+        assert!(csv.lines().last().is_some_and(|l| l.starts_with("cmd,4,0,failed,")), "{csv}");
+        let t = table(&doc);
+        assert!(!t.contains("MODEL OUTPUT") && t.contains("failed: the program failed"), "{t}");
+        let _ = std::fs::remove_dir_all(&out);
     }
 
     #[test]

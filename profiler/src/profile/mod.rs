@@ -310,6 +310,10 @@ pub fn run(args: &ProfileArgs) -> Result<(), Failure> {
     let stop_at = duration.map(|d| released_at + delay.unwrap_or_default() + d);
     let (status, abandoned) = wait_child(&mut child, pid, &interrupted, &terminated, stop_at);
     let wall = released_at.elapsed();
+    let command_line_args: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    if let Err(e) = write_program_status(out, &command_line_args, status, abandoned, wall) {
+        eprintln!("boundscope: warning: {e:#}");
+    }
 
     // Let late connections arrive, then drain the open ones (bounded).
     std::thread::sleep(Duration::from_millis(50));
@@ -364,6 +368,9 @@ pub fn run(args: &ProfileArgs) -> Result<(), Failure> {
     text.push_str(&report::profile_section(&trace, &run_summary, &ctx));
 
     let mut written = vec![RUN_RECORDS_FILE.to_string()];
+    if out.join(PROGRAM_STATUS_FILE).is_file() {
+        written.push(PROGRAM_STATUS_FILE.into());
+    }
     write_text(&out.join("summary.txt"), &text).map_err(Failure::input)?;
     written.push("summary.txt".into());
     match csv::write_analysis_csv(&trace, &analysis, out) {
@@ -393,6 +400,58 @@ pub fn run(args: &ProfileArgs) -> Result<(), Failure> {
         eprintln!("boundscope: the program {s}");
     }
     Ok(())
+}
+
+/// Name of the file in a run directory that says how the program ended.
+pub const PROGRAM_STATUS_FILE: &str = "program.json";
+
+/// How the profiled program ended, as `program.json` holds it (docs/profile.md).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProgramStatus {
+    pub command: Vec<String>,
+    /// Exit code when the program exited normally.
+    pub exit_code: Option<i32>,
+    /// Signal number when a signal ended it.
+    pub signal: Option<i32>,
+    /// boundscope stopped waiting before the program ended (second Ctrl-C).
+    pub abandoned: bool,
+    /// From release to exit.
+    pub wall_s: f64,
+}
+
+impl ProgramStatus {
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0)
+    }
+
+    /// "exit status 3", "killed by signal 9", "still running when boundscope stopped waiting".
+    pub fn describe(&self) -> String {
+        match (self.exit_code, self.signal) {
+            (Some(c), _) => format!("exit status {c}"),
+            (None, Some(s)) => format!("killed by signal {s}"),
+            (None, None) => "still running when boundscope stopped waiting".into(),
+        }
+    }
+}
+
+fn write_program_status(
+    out: &Path,
+    command: &[String],
+    status: Option<ExitStatus>,
+    abandoned: bool,
+    wall: Duration,
+) -> anyhow::Result<()> {
+    use std::os::unix::process::ExitStatusExt;
+    let s = ProgramStatus {
+        command: command.to_vec(),
+        exit_code: status.and_then(|s| s.code()),
+        signal: status.and_then(|s| s.signal()),
+        abandoned,
+        wall_s: wall.as_secs_f64(),
+    };
+    let mut json = serde_json::to_string_pretty(&s).context("serializing program.json")?;
+    json.push('\n');
+    write_text(&out.join(PROGRAM_STATUS_FILE), &json)
 }
 
 fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {

@@ -1,0 +1,99 @@
+//! `boundscope sweep` as a user runs it: a simulated sweep with its files and
+//! table, bad input listing the valid choices, and a sweep of the user's own
+//! command whose points fail (no GPU here; out of memory at a large batch)
+//! and are recorded with their reasons.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn boundscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_boundscope")).args(args).output().expect("run boundscope")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("bs-sweep-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn simulated_sweep_writes_its_files_and_names_the_transition() {
+    let out = temp_dir("sim");
+    let o = boundscope(&[
+        "sweep",
+        "--batch",
+        "1,8,64,256",
+        "--platform",
+        "sim:h100-pcie",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--out",
+        s(&out),
+    ]);
+    let stdout = text(&o.stdout);
+    assert!(o.status.success(), "{}\n{stdout}", text(&o.stderr));
+    assert!(
+        stdout.contains("MODEL OUTPUT") && stdout.contains("TKLQT knee") && stdout.contains("busy rule"),
+        "{stdout}"
+    );
+    for f in ["sweep.csv", "sweep.json", "sweep.svg", "traces/h100-pcie-b256.json.gz"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).expect("sweep.csv");
+    insta::assert_snapshot!("sweep_csv_header", csv.lines().next().unwrap_or_default());
+    assert_eq!(csv.lines().count(), 5);
+    // The exported trace of a point analyzes like any trace.
+    let t = boundscope(&["analyze", s(&out.join("traces/h100-pcie-b256.json.gz"))]);
+    assert!(t.status.success(), "{}", text(&t.stderr));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn bad_sweep_input_lists_the_valid_choices() {
+    let o = boundscope(&["sweep", "--workload", "llama-70b:decode"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = text(&o.stderr);
+    assert!(e.contains("llama-3.2-1b:decode") && e.contains("gpt2:prefill"), "{e}");
+    let o = boundscope(&["sweep", "--batch", "1..x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("malformed --batch '1..x'"));
+    let o = boundscope(&["sweep", "--platform", "sim:tpu"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("sim:gh200"));
+}
+
+#[test]
+fn a_command_sweep_records_each_failed_point_with_its_reason() {
+    let out = temp_dir("cmd");
+    // Batch 4 runs out of memory; batch 1 runs but launches no kernels (no GPU here).
+    let script = "if [ $0 -ge 4 ]; then echo 'RuntimeError: CUDA out of memory' >&2; exit 7; fi";
+    let o = boundscope(&["sweep", "--batch", "1,4", "--out", s(&out), "--", "sh", "-c", script, "{batch}"]);
+    let stdout = text(&o.stdout);
+    let stderr = text(&o.stderr);
+    // No point succeeded: the table is printed, and the exit code says so.
+    assert_eq!(o.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("no point of the sweep succeeded"), "{stderr}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).expect("sweep.json")).expect("json");
+    let points = doc["platforms"][0]["points"].as_array().expect("points");
+    assert_eq!(points.len(), 2);
+    assert_eq!(doc["platforms"][0]["simulated"], false);
+    let e1 = points[0]["error"].as_str().unwrap_or_default();
+    assert!(e1.contains("no GPU activity recorded"), "{e1}");
+    let e4 = points[1]["error"].as_str().unwrap_or_default();
+    assert!(e4.contains("exit status 7") && e4.contains("CUDA out of memory"), "{e4}");
+    // Each point was profiled into its own run directory, readable afterwards.
+    assert!(out.join("runs/cmd-b4/program.json").is_file());
+    assert!(out.join("logs/cmd-b4.txt").is_file());
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -11,8 +11,9 @@ use boundscope_analysis::{TraceReport, WindowMetrics};
 
 use crate::plots::{LAUNCH_TO_START_SVG, TOP_KERNELS_SVG};
 use crate::text::{
-    ABBREVIATIONS, SummaryOptions, WINDOW_HEADER, fmt_bytes, fmt_ns, fmt_pct, focus_window, median_row, short_name,
-    window_row,
+    ABBREVIATIONS, DISTRIBUTION_HEADER, FUSION_HEADER, FUSION_INTRO, SummaryOptions, WINDOW_HEADER, busy_sentence,
+    cuda_graph_sentence, distribution_rows, fmt_bytes, fmt_ns, fmt_pct, focus_window, fusion_row,
+    graph_internal_sentence, median_row, short_name, window_row,
 };
 
 /// Steps listed one per row; longer runs are summarized by the median row
@@ -167,39 +168,10 @@ pub fn markdown(r: &TraceReport, plots: Option<&str>) -> String {
 
 fn launches_section(o: &mut String, w: &WindowMetrics) {
     let _ = writeln!(o, "## Launches ({})\n", w.label);
-    let rows: Vec<Vec<String>> = [("launch-to-start", &w.launch_to_start), ("API call", &w.api), ("queue", &w.queue)]
-        .into_iter()
-        .map(|(name, d)| {
-            vec![
-                name.to_string(),
-                d.count.to_string(),
-                fmt_ns(d.sum_ns as f64),
-                fmt_ns(d.p50_ns),
-                fmt_ns(d.p95_ns),
-                fmt_ns(d.max_ns as f64),
-            ]
-        })
-        .collect();
-    table(o, &["quantity", "count", "sum", "p50", "p95", "max"], &rows);
-    let _ = writeln!(
-        o,
-        "GPU busy {} of IL {} (idle {}, paper idle {}); exposed launch {}, host wait {}; sync {} in {} calls.\n",
-        fmt_ns(w.gpu_busy_ns as f64),
-        fmt_ns(w.il_ns as f64),
-        fmt_ns(w.gpu_idle_ns as f64),
-        fmt_ns(w.gpu_idle_paper_ns as f64),
-        fmt_ns(w.exposed_launch_ns as f64),
-        fmt_ns(w.host_wait_ns as f64),
-        fmt_ns(w.sync_ns as f64),
-        w.sync_calls
-    );
-    if w.graph_internal_kernels > 0 {
-        let _ = writeln!(
-            o,
-            "{} kernels ran inside CUDA graphs without a launch of their own (graph-internal; TKLQT over all matched kernels: {}).\n",
-            w.graph_internal_kernels,
-            fmt_ns(w.tklqt_all_ns as f64)
-        );
+    table(o, &DISTRIBUTION_HEADER, &distribution_rows(w));
+    let _ = writeln!(o, "{}.\n", busy_sentence(w));
+    if let Some(g) = graph_internal_sentence(w) {
+        let _ = writeln!(o, "{g}.\n");
     }
 }
 
@@ -210,45 +182,22 @@ fn advice_section(o: &mut String, r: &TraceReport) {
     }
     let _ = writeln!(o, "## Advice\n");
     if let Some(g) = &adv.cuda_graphs {
-        let _ = writeln!(
-            o,
-            "- **CUDA graphs**: steps {}..{} launch the same {} kernels while CPU-bound; capturing a step saves \
-             ~{} per step ({} of IL; exposed launch {} minus one graph launch), up to {} if the host's dispatch \
-             work goes too.",
-            g.steps.first().copied().unwrap_or(0),
-            g.steps.last().copied().unwrap_or(0),
-            g.kernels_per_step,
-            fmt_ns(g.saving_per_step_ns),
-            fmt_pct(Some(g.saving_frac)),
-            fmt_ns(g.exposed_launch_per_step_ns),
-            fmt_ns(g.upper_bound_per_step_ns)
-        );
+        let _ = writeln!(o, "- **CUDA graphs**: {}.", cuda_graph_sentence(g));
     }
     for n in &adv.notes {
         let _ = writeln!(o, "- {n}");
     }
     o.push('\n');
     if !adv.fusion.is_empty() {
-        let _ = writeln!(
-            o,
-            "Fusion candidates (chains that always follow each other; saving = GPU idle inside the chain, \
-             CPU-bound windows only):\n"
-        );
+        let _ = writeln!(o, "{FUSION_INTRO}:\n");
         let rows: Vec<Vec<String>> = adv
             .fusion
             .iter()
             .map(|c| {
-                vec![
-                    c.kernels.iter().map(|k| code(&short_name(k, 40))).collect::<Vec<_>>().join(" → "),
-                    format!("{}:{}", c.device, c.stream),
-                    format!("{:.2}", c.ps),
-                    c.cpu_bound_occurrences.to_string(),
-                    fmt_ns(c.total_saving_ns as f64),
-                    fmt_pct(Some(c.saving_frac)),
-                    c.host_op.as_deref().map_or("-".to_string(), |h| code(&short_name(h, 40))),
-                ]
+                let chain = c.kernels.iter().map(|k| code(&short_name(k, 40))).collect::<Vec<_>>().join(" → ");
+                fusion_row(c, chain, |h| code(&short_name(h, 40)))
             })
             .collect();
-        table(o, &["chain", "stream", "PS", "times", "saving", "share", "issued by"], &rows);
+        table(o, &FUSION_HEADER, &rows);
     }
 }

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use boundscope_analysis::advice::{FusionCandidate, GraphAdvice};
 use boundscope_analysis::{StepMedian, TraceReport, WindowMetrics};
 
 /// Formats nanoseconds with a readable unit (ns, us, ms, s).
@@ -167,6 +168,83 @@ pub struct SummaryOptions {
 
 /// The window whose evidence a summary shows: the chosen step, else the
 /// median-TKLQT step, else the whole trace.
+/// Rows of the launch-distribution table: launch-to-start, API call, queue.
+pub(crate) const DISTRIBUTION_HEADER: [&str; 6] = ["quantity", "count", "sum", "p50", "p95", "max"];
+
+pub(crate) fn distribution_rows(w: &WindowMetrics) -> Vec<Vec<String>> {
+    [("launch-to-start", &w.launch_to_start), ("API call", &w.api), ("queue", &w.queue)]
+        .into_iter()
+        .map(|(name, d)| {
+            vec![
+                name.to_string(),
+                d.count.to_string(),
+                fmt_ns(d.sum_ns as f64),
+                fmt_ns(d.p50_ns),
+                fmt_ns(d.p95_ns),
+                fmt_ns(d.max_ns as f64),
+            ]
+        })
+        .collect()
+}
+
+/// "GPU busy .. of IL .. (idle .., paper idle ..); exposed launch .., host wait ..; sync .. in .. calls".
+pub(crate) fn busy_sentence(w: &WindowMetrics) -> String {
+    format!(
+        "GPU busy {} of IL {} (idle {}, paper idle {}); exposed launch {}, host wait {}; sync {} in {} calls",
+        fmt_ns(w.gpu_busy_ns as f64),
+        fmt_ns(w.il_ns as f64),
+        fmt_ns(w.gpu_idle_ns as f64),
+        fmt_ns(w.gpu_idle_paper_ns as f64),
+        fmt_ns(w.exposed_launch_ns as f64),
+        fmt_ns(w.host_wait_ns as f64),
+        fmt_ns(w.sync_ns as f64),
+        w.sync_calls
+    )
+}
+
+/// The note on graph-internal kernels, when the window has any.
+pub(crate) fn graph_internal_sentence(w: &WindowMetrics) -> Option<String> {
+    (w.graph_internal_kernels > 0).then(|| {
+        format!(
+            "{} kernels ran inside CUDA graphs without a launch of their own (graph-internal; TKLQT over all matched \
+             kernels: {})",
+            w.graph_internal_kernels,
+            fmt_ns(w.tklqt_all_ns as f64)
+        )
+    })
+}
+
+/// The CUDA-graph suggestion as one sentence.
+pub(crate) fn cuda_graph_sentence(g: &GraphAdvice) -> String {
+    format!(
+        "steps {}..{} launch the same {} kernels while CPU-bound; capturing a step saves ~{} per step ({} of IL; \
+         exposed launch {} minus one graph launch), up to {} if the host's dispatch work goes too",
+        g.steps.first().copied().unwrap_or(0),
+        g.steps.last().copied().unwrap_or(0),
+        g.kernels_per_step,
+        fmt_ns(g.saving_per_step_ns),
+        fmt_pct(Some(g.saving_frac)),
+        fmt_ns(g.exposed_launch_per_step_ns),
+        fmt_ns(g.upper_bound_per_step_ns)
+    )
+}
+
+pub(crate) const FUSION_INTRO: &str = "Fusion candidates (chains that always follow each other; saving = GPU idle inside the chain, CPU-bound windows only)";
+pub(crate) const FUSION_HEADER: [&str; 7] = ["chain", "stream", "PS", "times", "saving", "share", "issued by"];
+
+/// One fusion candidate's row; `chain` and `host_op` format the names.
+pub(crate) fn fusion_row(c: &FusionCandidate, chain: String, host_op: impl Fn(&str) -> String) -> Vec<String> {
+    vec![
+        chain,
+        format!("{}:{}", c.device, c.stream),
+        format!("{:.2}", c.ps),
+        c.cpu_bound_occurrences.to_string(),
+        fmt_ns(c.total_saving_ns as f64),
+        fmt_pct(Some(c.saving_frac)),
+        c.host_op.as_deref().map_or("-".to_string(), host_op),
+    ]
+}
+
 pub(crate) fn focus_window<'a>(r: &'a TraceReport, opts: &SummaryOptions) -> &'a WindowMetrics {
     if let Some(n) = opts.step
         && let Some(w) = r.steps.iter().find(|w| w.step == Some(n))
@@ -224,37 +302,14 @@ pub fn summary(r: &TraceReport, opts: &SummaryOptions) -> String {
 
     let w = focus;
     let _ = writeln!(o, "\nLAUNCHES ({})", w.label);
-    let mut t = TextTable::new(&["quantity", "count", "sum", "p50", "p95", "max"]);
-    for (name, d) in [("launch-to-start", &w.launch_to_start), ("API call", &w.api), ("queue", &w.queue)] {
-        t.row(vec![
-            name.to_string(),
-            d.count.to_string(),
-            fmt_ns(d.sum_ns as f64),
-            fmt_ns(d.p50_ns),
-            fmt_ns(d.p95_ns),
-            fmt_ns(d.max_ns as f64),
-        ]);
+    let mut t = TextTable::new(&DISTRIBUTION_HEADER);
+    for row in distribution_rows(w) {
+        t.row(row);
     }
     o.push_str(&t.render("  "));
-    let _ = writeln!(
-        o,
-        "  GPU busy {} of IL {} (idle {}, paper idle {}); exposed launch {}, host wait {}; sync {} in {} calls",
-        fmt_ns(w.gpu_busy_ns as f64),
-        fmt_ns(w.il_ns as f64),
-        fmt_ns(w.gpu_idle_ns as f64),
-        fmt_ns(w.gpu_idle_paper_ns as f64),
-        fmt_ns(w.exposed_launch_ns as f64),
-        fmt_ns(w.host_wait_ns as f64),
-        fmt_ns(w.sync_ns as f64),
-        w.sync_calls
-    );
-    if w.graph_internal_kernels > 0 {
-        let _ = writeln!(
-            o,
-            "  {} kernels ran inside CUDA graphs without a launch of their own (graph-internal; TKLQT over all matched kernels: {})",
-            w.graph_internal_kernels,
-            fmt_ns(w.tklqt_all_ns as f64)
-        );
+    let _ = writeln!(o, "  {}", busy_sentence(w));
+    if let Some(g) = graph_internal_sentence(w) {
+        let _ = writeln!(o, "  {g}");
     }
     if !w.queue_depth.is_empty() {
         let _ = writeln!(o, "\nQUEUE DEPTH ({}, over IL)", w.label);
@@ -318,36 +373,14 @@ fn advice_section(o: &mut String, r: &TraceReport) {
     }
     let _ = writeln!(o, "\nADVICE");
     if let Some(g) = &adv.cuda_graphs {
-        let _ = writeln!(
-            o,
-            "  CUDA graphs: steps {}..{} launch the same {} kernels while CPU-bound; capturing a step saves ~{} per step \
-             ({} of IL; exposed launch {} minus one graph launch), up to {} if the host's dispatch work goes too",
-            g.steps.first().copied().unwrap_or(0),
-            g.steps.last().copied().unwrap_or(0),
-            g.kernels_per_step,
-            fmt_ns(g.saving_per_step_ns),
-            fmt_pct(Some(g.saving_frac)),
-            fmt_ns(g.exposed_launch_per_step_ns),
-            fmt_ns(g.upper_bound_per_step_ns)
-        );
+        let _ = writeln!(o, "  CUDA graphs: {}", cuda_graph_sentence(g));
     }
     if !adv.fusion.is_empty() {
-        let _ = writeln!(
-            o,
-            "  Fusion candidates (chains that always follow each other; saving = GPU idle inside the chain, CPU-bound windows only):"
-        );
-        let mut t = TextTable::new(&["chain", "stream", "PS", "times", "saving", "share", "issued by"]);
+        let _ = writeln!(o, "  {FUSION_INTRO}:");
+        let mut t = TextTable::new(&FUSION_HEADER);
         for c in &adv.fusion {
             let chain: Vec<String> = c.kernels.iter().map(|k| kernel_label(k)).collect();
-            t.row(vec![
-                chain.join(" -> "),
-                format!("{}:{}", c.device, c.stream),
-                format!("{:.2}", c.ps),
-                c.cpu_bound_occurrences.to_string(),
-                fmt_ns(c.total_saving_ns as f64),
-                fmt_pct(Some(c.saving_frac)),
-                c.host_op.as_deref().map_or("-".to_string(), |h| short_name(h, 30)),
-            ]);
+            t.row(fusion_row(c, chain.join(" -> "), |h| short_name(h, 30)));
         }
         o.push_str(&t.render("    "));
     }

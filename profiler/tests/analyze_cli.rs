@@ -1,30 +1,12 @@
 //! `boundscope analyze` as a user runs it: exit codes, messages, and the
 //! layout of every output format (snapshots).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::{boundscope, temp_dir, text, trace};
 
 use boundscope_analysis::TraceReport;
 use serde::Deserialize;
-
-fn trace(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/traces").join(name)
-}
-
-fn boundscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_boundscope")).args(args).output().expect("run boundscope")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bs-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
 
 /// The `--json` document; unknown fields anywhere fail the parse.
 #[derive(Deserialize)]
@@ -102,7 +84,7 @@ fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
 
 #[test]
 fn csv_tables_have_stable_headers() {
-    let dir = temp_dir("csv");
+    let dir = temp_dir("cli", "csv");
     let p = trace("a100_ddp_train.json.gz");
     let out = boundscope(&["analyze", p.to_str().expect("path"), "--csv", dir.to_str().expect("dir")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -123,7 +105,7 @@ fn csv_tables_have_stable_headers() {
 
 #[test]
 fn several_traces_side_by_side() {
-    let dir = temp_dir("multi");
+    let dir = temp_dir("cli", "multi");
     let a = trace("a100_ddp_train.json.gz");
     let b = trace("v100_train_ns_timestamps.json.gz");
     let out = boundscope(&[
@@ -155,7 +137,7 @@ fn step_selection() {
 
 #[test]
 fn bad_input_exits_2_with_the_file_named() {
-    let dir = temp_dir("bad");
+    let dir = temp_dir("cli", "bad");
     let empty = dir.join("empty.json");
     std::fs::write(&empty, b"").expect("write");
     let out = boundscope(&["analyze", empty.to_str().expect("path")]);

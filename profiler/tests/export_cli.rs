@@ -2,31 +2,11 @@
 //! output format at once, usage errors, unwritable outputs checked before any
 //! work, and a failure half way that leaves no file behind.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
+mod common;
 
-fn trace(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/traces").join(name)
-}
-
-fn boundscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_boundscope")).args(args).output().expect("run boundscope")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bs-export-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use common::{boundscope, s, temp_dir, text, trace};
 
 /// Every entry of `dir`, recursively, relative to it.
 fn listing(dir: &Path) -> Vec<String> {
@@ -47,7 +27,7 @@ fn listing(dir: &Path) -> Vec<String> {
 
 #[test]
 fn exports_every_format_at_once() {
-    let dir = temp_dir("all");
+    let dir = temp_dir("export", "all");
     let p = trace("a100_ddp_train.json.gz");
     let out = boundscope(&[
         "export",
@@ -132,7 +112,7 @@ fn a_failure_half_way_leaves_no_file() {
     // the file nor its temporary remains.
     let bin = env!("CARGO_BIN_EXE_boundscope");
     for name in ["trace.json", "trace.json.gz"] {
-        let dir = temp_dir(&format!("half-{name}"));
+        let dir = temp_dir("export", &format!("half-{name}"));
         let outp = dir.join(name);
         let script = format!(
             "trap '' XFSZ; ulimit -f 256; exec '{bin}' export '{}' --chrome '{}'",
@@ -150,7 +130,7 @@ fn a_failure_half_way_leaves_no_file() {
 
 #[test]
 fn analyze_writes_parquet_tables() {
-    let dir = temp_dir("analyze-parquet");
+    let dir = temp_dir("export", "analyze-parquet");
     let p = trace("v100_train_ns_timestamps.json.gz");
     let out = boundscope(&["analyze", s(&p), "--parquet", s(&dir)]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -3,30 +3,13 @@
 //! command whose points fail (no GPU here; out of memory at a large batch)
 //! and are recorded with their reasons.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn boundscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_boundscope")).args(args).output().expect("run boundscope")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bs-sweep-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use common::{boundscope, s, temp_dir, text};
 
 #[test]
 fn simulated_sweep_writes_its_files_and_names_the_transition() {
-    let out = temp_dir("sim");
+    let out = temp_dir("sweep-cli", "sim");
     let o = boundscope(&[
         "sweep",
         "--batch",
@@ -74,7 +57,7 @@ fn bad_sweep_input_lists_the_valid_choices() {
 
 #[test]
 fn a_command_sweep_records_each_failed_point_with_its_reason() {
-    let out = temp_dir("cmd");
+    let out = temp_dir("sweep-cli", "cmd");
     // Batch 4 runs out of memory; batch 1 runs but launches no kernels (no GPU here).
     let script = "if [ $0 -ge 4 ]; then echo 'RuntimeError: CUDA out of memory' >&2; exit 7; fi";
     let o = boundscope(&["sweep", "--batch", "1,4", "--out", s(&out), "--", "sh", "-c", script, "{batch}"]);

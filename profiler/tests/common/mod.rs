@@ -1,0 +1,34 @@
+//! Helpers shared by the CLI tests: run the built binary, find the shared
+//! traces, make scratch directories.
+// Each test binary uses its own subset.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A trace of `testdata/traces/`.
+pub fn trace(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/traces").join(name)
+}
+
+/// Runs the built `boundscope` with `args`.
+pub fn boundscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_boundscope")).args(args).output().expect("run boundscope")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// An empty scratch directory `bs-<group>-<pid>-<name>` under the temp dir.
+pub fn temp_dir(group: &str, name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("bs-{group}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// A path as the `&str` argument the CLI takes.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}

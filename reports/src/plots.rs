@@ -403,9 +403,13 @@ pub fn sweep_svg(title: &str, series: &[SweepSeries]) -> Result<String, PlotErro
             ("GPU busy fraction", "GPU busy (% of step)".into(), |p| p.busy_frac * 100.0, Some(100.0)),
         ];
         let x_lo = f64::from(batches[0]).log2() - 0.3;
-        // Room right of the last point for the line labels.
+        // Room right of the last point for the line labels: a panel's plot
+        // area is about 520 px wide, a 14 px label about 7.5 px a character.
         let x_last = f64::from(batches[batches.len() - 1]).log2();
-        let x_hi = x_last + 1.2;
+        let label_px = series.iter().map(|s| s.label().chars().count() + 1).max().unwrap_or(0) as f64 * 7.5 + 8.0;
+        let plot_px = 520.0_f64;
+        let room = (x_last - x_lo) * label_px / (plot_px - label_px).max(plot_px / 3.0);
+        let x_hi = x_last + room.max(1.2);
         let ticks = (x_hi.floor() - x_lo.ceil()) as usize + 1;
         for (panel, (name, y_desc, get, fixed_max)) in panels.iter().zip(specs) {
             let ymax = fixed_max.unwrap_or_else(|| {
@@ -453,7 +457,7 @@ pub fn sweep_svg(title: &str, series: &[SweepSeries]) -> Result<String, PlotErro
                     chart
                         .draw_series(std::iter::once(Text::new(
                             label,
-                            (x_lo + 0.05, v + 1.5),
+                            (x_lo + 0.05, v + 4.5),
                             (FONT, 12).into_font().color(&RGBColor(120, 120, 120)),
                         )))
                         .map_err(perr)?;

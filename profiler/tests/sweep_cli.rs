@@ -35,9 +35,21 @@ fn simulated_sweep_writes_its_files_and_names_the_transition() {
     let csv = std::fs::read_to_string(out.join("sweep.csv")).expect("sweep.csv");
     insta::assert_snapshot!("sweep_csv_header", csv.lines().next().unwrap_or_default());
     assert_eq!(csv.lines().count(), 5);
-    // The exported trace of a point analyzes like any trace.
-    let t = boundscope(&["analyze", s(&out.join("traces/h100-pcie-b256.json.gz"))]);
+    // The exported trace of a point, analyzed by `boundscope analyze`, gives the point's figures.
+    let t = boundscope(&["analyze", "--json", s(&out.join("traces/h100-pcie-b256.json.gz"))]);
     assert!(t.status.success(), "{}", text(&t.stderr));
+    let analyzed: serde_json::Value = serde_json::from_slice(&t.stdout).expect("analyze --json");
+    let median = &analyzed["traces"][0]["step_median"];
+    let sweep: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).expect("sweep.json")).expect("json");
+    let point = &sweep["platforms"][0]["points"][3];
+    assert_eq!(point["batch"], 256);
+    for (m, p) in
+        [("tklqt_ns", "tklqt_ns"), ("kernels", "kernels_per_step"), ("busy_frac", "busy_frac"), ("steps", "steps")]
+    {
+        assert!(median[m].is_number(), "{m}: {median}");
+        assert_eq!(median[m], point[p], "{m}");
+    }
     let _ = std::fs::remove_dir_all(&out);
 }
 

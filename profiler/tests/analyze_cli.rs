@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{boundscope, temp_dir, text, trace};
+use common::{boundscope, key_paths, temp_dir, text, trace};
 
 use boundscope_analysis::TraceReport;
 use serde::Deserialize;
@@ -57,29 +57,7 @@ fn json_document_follows_the_schema() {
     assert_eq!(r.trace_window.tklqt_ns, 114_152_531);
     // Pin the key layout: any added, removed or renamed field shows here.
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let mut paths = Vec::new();
-    key_paths(&v, "", &mut paths);
-    paths.sort();
-    paths.dedup();
-    insta::assert_snapshot!("json_key_paths", paths.join("\n"));
-}
-
-fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, v) in m {
-                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                out.push(p.clone());
-                key_paths(v, &p, out);
-            }
-        }
-        serde_json::Value::Array(a) => {
-            for v in a {
-                key_paths(v, &format!("{prefix}[]"), out);
-            }
-        }
-        _ => {}
-    }
+    insta::assert_snapshot!("json_key_paths", key_paths(&v).join("\n"));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{boundscope, s, temp_dir, text};
+use common::{boundscope, key_paths, s, temp_dir, text};
 
 #[test]
 fn simulated_sweep_writes_its_files_and_names_the_transition() {
@@ -42,6 +42,7 @@ fn simulated_sweep_writes_its_files_and_names_the_transition() {
     let median = &analyzed["traces"][0]["step_median"];
     let sweep: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).expect("sweep.json")).expect("json");
+    insta::assert_snapshot!("sweep_json_key_paths", key_paths(&sweep).join("\n"));
     let point = &sweep["platforms"][0]["points"][3];
     assert_eq!(point["batch"], 256);
     for (m, p) in

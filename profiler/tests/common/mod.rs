@@ -32,3 +32,30 @@ pub fn temp_dir(group: &str, name: &str) -> PathBuf {
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// Every key path of a JSON document (`a.b[].c`), sorted, once each: a
+/// snapshot of them shows any added, removed or renamed field.
+pub fn key_paths(v: &serde_json::Value) -> Vec<String> {
+    fn walk(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    out.push(p.clone());
+                    walk(v, &p, out);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for v in a {
+                    walk(v, &format!("{prefix}[]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, "", &mut out);
+    out.sort();
+    out.dedup();
+    out
+}

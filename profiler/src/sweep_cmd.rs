@@ -357,7 +357,7 @@ pub fn spec_from_args(args: &SweepArgs) -> anyhow::Result<SweepSpec> {
     for &batch in &batches {
         workload.check_shape(Shape { batch, seq })?;
     }
-    let gpu = |_: ()| gpu_target(&workload, seq, steps, warmup, &args.out);
+    let gpu = || gpu_target(&workload, seq, steps, warmup, &args.out);
     let targets = targets(&args.platforms, &args.platform_files, gpu)?;
     Ok(SweepSpec {
         workload: Some(workload),
@@ -448,7 +448,7 @@ fn gpu_usable() -> Result<(), String> {
 
 /// The targets named on the command line, else the local GPU when the
 /// runner can use it, else the default simulated pair.
-fn targets(names: &[String], files: &[PathBuf], gpu: impl Fn(()) -> CommandTarget) -> anyhow::Result<Vec<Target>> {
+fn targets(names: &[String], files: &[PathBuf], gpu: impl Fn() -> CommandTarget) -> anyhow::Result<Vec<Target>> {
     let mut out: Vec<Target> = Vec::new();
     let names: Vec<&str> = if names.is_empty() && files.is_empty() {
         match gpu_usable() {
@@ -469,7 +469,7 @@ fn targets(names: &[String], files: &[PathBuf], gpu: impl Fn(()) -> CommandTarge
                     Platform::builtin_ids().join(", ")
                 )
             })?;
-            out.push(Target::Run(gpu(())));
+            out.push(Target::Run(gpu()));
             continue;
         }
         out.push(Target::Sim(Box::new(Platform::builtin(name).map_err(|e| anyhow!("{e} (or gpu)"))?)));

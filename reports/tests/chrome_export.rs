@@ -4,43 +4,19 @@
 //! proper nesting per track, named tracks), and its layout is pinned by a
 //! snapshot of a small export.
 
+mod common;
+
+use common::{TRACES, load, temp_dir};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use boundscope_analysis::{Analysis, AnalysisSpec, analyze};
 use boundscope_reports::chrome::{CHROME_FORMAT, write_chrome_json, write_chrome_trace};
 use boundscope_reports::{ExportError, StreamedFile};
 use boundscope_trace::{Trace, read_kineto, read_kineto_bytes};
 use serde_json::Value;
-
-const TRACES: [&str; 7] = [
-    "a100_simple_add.json.gz",
-    "a100_ddp_train.json.gz",
-    "v100_train_ns_timestamps.json.gz",
-    "v100_train_cuda_graphs.json.gz",
-    "mi250_train_hip.json.gz",
-    "old_format_inference.json.gz",
-    "cpu_only.json.gz",
-];
-
-fn trace_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/traces").join(name)
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bs-chrome-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
-/// Reads and analyzes a shared trace; `name` (not the full path) is its source label.
-fn load(name: &str) -> (Trace, Analysis) {
-    let t = read_kineto(&trace_path(name)).unwrap_or_else(|e| panic!("{e}"));
-    let a = analyze(&t, name, &AnalysisSpec::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
-    (t, a)
-}
 
 fn export(t: &Trace, a: &Analysis) -> Vec<u8> {
     let mut out = Vec::new();
@@ -116,7 +92,7 @@ fn export_reads_back_with_the_same_figures() {
 
 #[test]
 fn gzip_export_reads_back() {
-    let dir = temp_dir("gz");
+    let dir = temp_dir("chrome", "gz");
     let (t, a) = load("a100_ddp_train.json.gz");
     let p = dir.join("ddp.json.gz");
     let stats = write_chrome_trace(&t, &a, &p).unwrap_or_else(|e| panic!("{e}"));
@@ -328,7 +304,7 @@ fn a_failing_writer_stops_the_export_with_its_error() {
 
 #[test]
 fn an_unfinished_file_leaves_nothing_behind() {
-    let dir = temp_dir("unfinished");
+    let dir = temp_dir("chrome", "unfinished");
     for name in ["half.json", "half.json.gz"] {
         let p = dir.join(name);
         let mut f = StreamedFile::create(&p).unwrap_or_else(|e| panic!("{e}"));

@@ -1,34 +1,19 @@
 //! Parquet tables (schema pinned, same rows as CSV), the Markdown report
 //! (layout pinned) and the trace plots, on the shared traces.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use boundscope_analysis::{Analysis, AnalysisSpec, analyze};
+use common::{load, temp_dir};
+
+use std::path::Path;
+
 use boundscope_reports::markdown::markdown;
 use boundscope_reports::parquet::write_analysis_parquet;
 use boundscope_reports::plots::{LAUNCH_TO_START_SVG, TOP_KERNELS_SVG, launch_to_start_svg, top_kernels_svg};
 use boundscope_reports::{
     CsvExporter, ExportInput, Exporter, MarkdownExporter, PlotsExporter, csv::write_analysis_csv,
 };
-use boundscope_trace::{Trace, read_kineto};
 use polars::prelude::*;
-
-fn trace_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/traces").join(name)
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bs-reports-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
-fn load(name: &str) -> (Trace, Analysis) {
-    let t = read_kineto(&trace_path(name)).unwrap_or_else(|e| panic!("{e}"));
-    let a = analyze(&t, name, &AnalysisSpec::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
-    (t, a)
-}
 
 fn read_parquet(p: &Path) -> DataFrame {
     let f = std::fs::File::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
@@ -37,7 +22,7 @@ fn read_parquet(p: &Path) -> DataFrame {
 
 #[test]
 fn parquet_tables_have_a_stable_schema_and_the_csv_rows() {
-    let dir = temp_dir("parquet");
+    let dir = temp_dir("reports", "parquet");
     let (t, a) = load("a100_ddp_train.json.gz");
     let written = write_analysis_parquet(&t, &a, &dir).unwrap_or_else(|e| panic!("{e}"));
     write_analysis_csv(&t, &a, &dir).unwrap_or_else(|e| panic!("{e}"));
@@ -92,7 +77,7 @@ fn markdown_says_what_the_terminal_summary_says() {
 
 #[test]
 fn markdown_exporter_links_plots_that_exist() {
-    let dir = temp_dir("md");
+    let dir = temp_dir("reports", "md");
     let (t, a) = load("v100_train_cuda_graphs.json.gz");
     let input = ExportInput { trace: &t, analysis: &a };
     // Plots drawn beside the report when no plots directory is given.

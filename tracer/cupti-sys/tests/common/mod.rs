@@ -12,15 +12,25 @@ pub struct Wheel {
     pub api_version: u32,
 }
 
-/// The wheels under BOUNDSCOPE_CUPTI_WHEELS, or `None` (with the reason printed) when it is not set.
+/// BOUNDSCOPE_CUPTI_WHEELS, else `target/cupti-wheels` (where .ci/run installs them) when it exists.
+pub fn wheel_root() -> Option<PathBuf> {
+    let installed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/cupti-wheels");
+    match std::env::var_os("BOUNDSCOPE_CUPTI_WHEELS") {
+        Some(root) => Some(PathBuf::from(root)),
+        None => installed.is_dir().then_some(installed),
+    }
+}
+
+/// The wheels under BOUNDSCOPE_CUPTI_WHEELS (else target/cupti-wheels), or `None` (with the reason
+/// printed) when neither is there.
 pub fn wheels(test: &str) -> Option<Vec<Wheel>> {
-    let Some(root) = std::env::var_os("BOUNDSCOPE_CUPTI_WHEELS") else {
+    let Some(root) = wheel_root() else {
         println!(
-            "{test}: skipped: BOUNDSCOPE_CUPTI_WHEELS is not set (.ci/run installs the nvidia-cuda-cupti wheels and sets it)"
+            "{test}: skipped: BOUNDSCOPE_CUPTI_WHEELS is not set and target/cupti-wheels does not exist \
+             (.ci/run installs the nvidia-cuda-cupti wheels there and sets it)"
         );
         return None;
     };
-    let root = PathBuf::from(root);
     let mut out = Vec::new();
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("BOUNDSCOPE_CUPTI_WHEELS={}: {e}", root.display()))

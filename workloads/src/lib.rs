@@ -19,7 +19,7 @@ pub mod program;
 pub mod sim;
 
 pub use lower::lower;
-pub use model::{Dtype, ModelConfig, Phase, Shape, WorkloadSpec};
+pub use model::{Dtype, MemoryEstimate, ModelConfig, Phase, Shape, WorkloadSpec};
 pub use platform::{Platform, PlatformError};
 pub use program::Program;
 pub use sim::{SimError, SimRun, SimSpec, simulate};
@@ -45,6 +45,15 @@ pub fn run_point(
     platform: &Platform,
     spec: &SimSpec,
 ) -> Result<SimRun, PointError> {
+    let need = workload.memory_estimate(shape);
+    let have = platform.usable_memory_bytes();
+    if need.total() > have {
+        return Err(PointError::OutOfMemory {
+            need_gib: need.total() as f64 / GIB,
+            have_gib: have as f64 / GIB,
+            platform: platform.id(),
+        });
+    }
     let program = lower(workload, shape, platform.gemm_kernel(spec.dtype))?;
     Ok(simulate(&program, platform, spec)?)
 }
@@ -56,4 +65,12 @@ pub enum PointError {
     Workload(#[from] WorkloadError),
     #[error(transparent)]
     Sim(#[from] SimError),
+    /// The step would not fit in the platform's memory (a model estimate).
+    #[error(
+        "out of memory (model): the step needs about {need_gib:.1} GiB and {platform} has {have_gib:.1} GiB usable \
+         (docs/simulator.md, memory)"
+    )]
+    OutOfMemory { need_gib: f64, have_gib: f64, platform: String },
 }
+
+const GIB: f64 = (1u64 << 30) as f64;

@@ -324,6 +324,22 @@ pub struct WorkloadSpec {
     pub dtype: Dtype,
 }
 
+/// Device memory of one step, in bytes ([`WorkloadSpec::memory_estimate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryEstimate {
+    pub weights: u64,
+    /// Gradients and optimizer states (training).
+    pub optimizer: u64,
+    pub kv_cache: u64,
+    pub activations: u64,
+}
+
+impl MemoryEstimate {
+    pub fn total(&self) -> u64 {
+        self.weights + self.optimizer + self.kv_cache + self.activations
+    }
+}
+
 impl WorkloadSpec {
     /// Parses `MODEL:PHASE` (`llama-3.2-1b:decode`); the phase defaults to decode
     /// for decoders and prefill for encoders. Errors list the valid choices.
@@ -389,6 +405,41 @@ impl WorkloadSpec {
             Phase::Decode => shape.batch,
             Phase::Prefill | Phase::Train => shape.batch * shape.seq,
         }
+    }
+
+    /// Device memory one step needs at `shape`, roughly: weights; for
+    /// training, gradients and the two AdamW states (kept in the weights'
+    /// dtype, as `run_workload.py` does) and the activations saved for the
+    /// backward pass; for inference, the KV cache and one layer's working set.
+    /// A model for telling which points cannot fit (docs/simulator.md), not a
+    /// prediction of PyTorch's allocator.
+    pub fn memory_estimate(&self, shape: Shape) -> MemoryEstimate {
+        let m = self.model;
+        let b = self.dtype.bytes();
+        let tokens = shape.batch * shape.seq;
+        let kv_dim = m.kv_heads * m.head_dim;
+        let weights = m.parameters() * b;
+        // Per token per layer: the tensors a decoder layer keeps for backward
+        // (norm inputs, q/k/v, attention output, MLP inputs and activations).
+        let per_token_layer = (6 * m.hidden + 2 * kv_dim + 4 * m.intermediate) * b;
+        let (optimizer, activations, kv_cache) = match self.phase {
+            Phase::Train => {
+                // Logits in the dtype and their fp32 copy for the loss.
+                let logits = tokens * m.vocab * (b + 4);
+                (3 * weights, tokens * per_token_layer * m.layers + logits, 0)
+            }
+            Phase::Prefill | Phase::Decode => {
+                let new_tokens = if self.phase == Phase::Decode { shape.batch } else { tokens };
+                let cache_len = if m.arch == Arch::Bert { 0 } else { shape.seq + 1 };
+                // One layer's working set, and the last position's logits in fp32.
+                (
+                    0,
+                    new_tokens * per_token_layer + shape.batch * m.vocab * 4,
+                    2 * m.layers * kv_dim * b * shape.batch * cache_len,
+                )
+            }
+        };
+        MemoryEstimate { weights, optimizer, kv_cache, activations }
     }
 
     /// Checks a shape against the model's limits.

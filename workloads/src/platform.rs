@@ -148,6 +148,13 @@ impl Platform {
         format!("{SIM_PREFIX}{}", self.spec.name)
     }
 
+    /// Device memory a program can use: the GPU's memory less 1 GiB for the
+    /// CUDA context, cuBLAS workspaces and the allocator's slack (assumption).
+    pub fn usable_memory_bytes(&self) -> u64 {
+        let total = self.spec.gpu.memory_gib * (1u64 << 30) as f64;
+        (total as u64).saturating_sub(1 << 30)
+    }
+
     /// The built-in platform `name` (`sim:gh200` or `gh200`).
     pub fn builtin(name: &str) -> Result<Platform, PlatformError> {
         let short = name.strip_prefix(SIM_PREFIX).unwrap_or(name);

@@ -130,3 +130,25 @@ fn every_workload_simulates_and_its_kernels_are_all_matched() {
         assert!(pts[1].sweep.throughput > pts[0].sweep.throughput, "{w}: {pts:?}");
     }
 }
+
+/// A step that needs more memory than the platform has is refused with the
+/// figures (a failed point in a sweep), and the estimate grows with the batch.
+#[test]
+fn steps_that_do_not_fit_in_memory_are_refused() {
+    let w = WorkloadSpec::parse("llama-3.2-1b:train", Dtype::Bf16).unwrap_or_else(|e| panic!("{e}"));
+    let p = Platform::builtin("sim:h100-pcie").unwrap_or_else(|e| panic!("{e}"));
+    let spec = SimSpec { warmup_steps: 0, steps: 1, seed: 1, jitter: 0.0, dtype: Dtype::Bf16, trace_name: None };
+    let at = |batch| w.memory_estimate(Shape { batch, seq: 512 }).total();
+    assert!(at(2) > at(1), "activations grow with the batch");
+    assert_eq!(at(64) - at(32), 2 * (at(32) - at(16)), "linearly");
+    // Batch 4 fits in 80 GB; batch 128 (64k tokens: ~97 GB of saved activations
+    // and ~50 GB of logits) does not.
+    assert!(run_point(&w, Shape { batch: 4, seq: 512 }, &p, &spec).is_ok());
+    let e = run_point(&w, Shape { batch: 128, seq: 512 }, &p, &spec).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("out of memory (model)") && e.contains("sim:h100-pcie has 79.0 GiB usable"), "{e}");
+    // Decode at the default sweep's largest point fits: weights and a 1k-token KV cache.
+    let d = WorkloadSpec::parse("llama-3.2-1b:decode", Dtype::Bf16).unwrap_or_else(|e| panic!("{e}"));
+    let need = d.memory_estimate(Shape { batch: 256, seq: 1024 });
+    assert_eq!(need.kv_cache, 2 * 16 * 512 * 2 * 256 * 1025);
+    assert!(need.total() < p.usable_memory_bytes());
+}

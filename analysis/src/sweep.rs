@@ -243,7 +243,7 @@ fn advise(pts: &[SweepPoint], knee: &RuleResult, busy: &RuleResult, slo_ms: Opti
     if let Some(b) = best {
         let last = pts.last().map_or(b.batch, |p| p.batch);
         notes.push(if b.batch == last && pts.len() > 1 {
-            format!("throughput is highest at batch {}, the largest tried: it may rise further", b.batch)
+            format!("throughput is highest at batch {}, the largest that ran: it may rise further (with larger batches, or once they fit)", b.batch)
         } else {
             format!("throughput is highest at batch {}", b.batch)
         });

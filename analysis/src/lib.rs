@@ -9,6 +9,7 @@
 
 pub mod advice;
 pub mod launches;
+pub mod live;
 pub mod queue;
 pub mod stats;
 pub mod sweep;

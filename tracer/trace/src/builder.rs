@@ -284,16 +284,25 @@ impl TraceBuilder {
         c.value.push(value);
     }
 
+    /// The events so far, every table sorted by start as [`Self::finish`]
+    /// leaves them, but on the source's clock (no origin shift) and without
+    /// steps. For incremental consumers (`boundscope_analysis::live`), which
+    /// compute windows on it and drop old rows through [`Self::trace_mut`].
+    pub fn sorted_view(&mut self) -> &Trace {
+        sort_tables(&mut self.trace);
+        &self.trace
+    }
+
+    /// The events so far, in arrival order until [`Self::sorted_view`] sorts them.
+    pub fn trace_mut(&mut self) -> &mut Trace {
+        &mut self.trace
+    }
+
     /// Sorts every table by start, moves the origin to the earliest event, and
     /// finds the steps.
     pub fn finish(mut self) -> Trace {
         let t = &mut self.trace;
-        t.api.sort_by_start();
-        t.activities.sort_by_start();
-        t.host_ops.sort_by_start();
-        t.gpu_annotations.sort_by_start();
-        t.sync_events.sort_by_start();
-        t.counters.sort_by_time();
+        sort_tables(t);
         let origin = [
             t.api.start_ns.first(),
             t.activities.start_ns.first(),
@@ -325,6 +334,15 @@ impl TraceBuilder {
         t.steps = find_steps(t);
         self.trace
     }
+}
+
+fn sort_tables(t: &mut Trace) {
+    t.api.sort_by_start();
+    t.activities.sort_by_start();
+    t.host_ops.sort_by_start();
+    t.gpu_annotations.sort_by_start();
+    t.sync_events.sort_by_start();
+    t.counters.sort_by_time();
 }
 
 /// NVTX `boundscope:step` ranges when present, else `ProfilerStep#N` annotations.

@@ -361,8 +361,24 @@ macro_rules! impl_table {
             pub fn dur_ns(&self, i: usize) -> i64 {
                 self.end_ns[i] - self.start_ns[i]
             }
+
+            /// Keeps the rows for which `keep(i)` holds, in order (incremental
+            /// consumers drop what no open window can need any more).
+            pub fn retain_rows(&mut self, mut keep: impl FnMut(usize) -> bool) {
+                let mask: Vec<bool> = (0..self.len()).map(&mut keep).collect();
+                $(retain_mask(&mut self.$col, &mask);)*
+            }
         }
     };
+}
+
+fn retain_mask<T>(v: &mut Vec<T>, mask: &[bool]) {
+    let mut i = 0;
+    v.retain(|_| {
+        let k = mask[i];
+        i += 1;
+        k
+    });
 }
 
 impl_table!(ApiCalls, [kind, layer, name, thread, start_ns, end_ns, correlation, external_id]);
@@ -405,6 +421,14 @@ impl Counters {
 
     pub fn is_empty(&self) -> bool {
         self.time_ns.is_empty()
+    }
+
+    /// Keeps the samples for which `keep(i)` holds, in order.
+    pub fn retain_rows(&mut self, mut keep: impl FnMut(usize) -> bool) {
+        let mask: Vec<bool> = (0..self.len()).map(&mut keep).collect();
+        retain_mask(&mut self.series_idx, &mask);
+        retain_mask(&mut self.time_ns, &mask);
+        retain_mask(&mut self.value, &mask);
     }
 
     pub(crate) fn sort_by_time(&mut self) {

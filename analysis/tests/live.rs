@@ -1,0 +1,243 @@
+//! The live analysis against the batch analysis: replaying a trace through
+//! [`LiveAnalyzer`] (small chunks, a short retention so that pruning runs all
+//! the time) gives, once the source ends, the per-step figures of
+//! `boundscope analyze` field for field, and per time window the figures the
+//! batch code computes for the same window on the whole trace. Also: windows
+//! become final in order, a late record lands in its window, memory stays
+//! bounded.
+
+use std::path::{Path, PathBuf};
+
+use boundscope_analysis::live::{Closed, LiveAnalyzer, LiveSpec, TraceReplay};
+use boundscope_analysis::{AnalysisSpec, WindowContext, WindowMetrics, analyze, launches, queue};
+use boundscope_trace::{ActivityIn, ActivityKind, ApiCallIn, Diagnostics, HostOpIn, HostOpKind, Trace, read_trace};
+
+fn traces() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in ["../testdata/traces", "../../shared/traces"] {
+        let d = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let mut v: Vec<PathBuf> =
+            rd.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".json.gz")).collect();
+        v.sort();
+        out.extend(v);
+    }
+    assert!(out.len() >= 7, "shared traces missing: {out:?}");
+    out
+}
+
+/// Replays `trace` in chunks of `chunk_ns` trace time, publishing after each.
+fn replay(trace: Trace, spec: LiveSpec, chunk_ns: i64) -> (Vec<WindowMetrics>, Vec<WindowMetrics>, usize) {
+    let mut live = LiveAnalyzer::new(spec, "test");
+    live.set_origin(0);
+    let mut r = TraceReplay::new(trace, 0);
+    let (mut windows, mut steps) = (Vec::new(), Vec::new());
+    let mut until = r.next_start().unwrap_or(0);
+    let mut max_retained = 0;
+    let mut last_seq = 0;
+    while !r.done() {
+        until += chunk_ns;
+        r.feed_until(until, &mut live, usize::MAX);
+        let snap = live.publish();
+        assert!(snap.seq > last_seq);
+        last_seq = snap.seq;
+        max_retained = max_retained.max(live.retained_rows());
+        collect(&mut live, &mut windows, &mut steps);
+    }
+    live.end();
+    let snap = live.publish();
+    assert!(snap.finished);
+    collect(&mut live, &mut windows, &mut steps);
+    (windows, steps, max_retained)
+}
+
+fn collect(live: &mut LiveAnalyzer, windows: &mut Vec<WindowMetrics>, steps: &mut Vec<WindowMetrics>) {
+    for c in live.drain_closed() {
+        match c {
+            Closed::Window(w) => windows.push(w),
+            Closed::Step(s) => steps.push(s),
+        }
+    }
+}
+
+fn short_retention() -> LiveSpec {
+    LiveSpec { window_ns: 10_000_000, min_retain_ns: 1_000, ..LiveSpec::default() }
+}
+
+#[test]
+fn live_steps_equal_analyze_on_every_shared_trace() {
+    for path in traces() {
+        let trace = read_trace(&path).expect("read");
+        let batch = analyze(&trace, "t", &AnalysisSpec::default()).expect("analyze").report;
+        let (_, steps, _) = replay(trace, short_retention(), 2_000_000);
+        assert_eq!(steps.len(), batch.steps.len(), "{}", path.display());
+        for (l, b) in steps.iter().zip(&batch.steps) {
+            assert_eq!(l, b, "{}: {}", path.display(), b.label);
+        }
+    }
+}
+
+#[test]
+fn live_windows_equal_batch_windows() {
+    for path in traces() {
+        let trace = read_trace(&path).expect("read");
+        let mut diag = Diagnostics::default();
+        let (lt, _) = launches::build_launch_table(&trace, &mut diag);
+        let depths = queue::stream_depths(&trace, &lt);
+        let spec = short_retention();
+        let ctx = WindowContext { trace: &trace, launches: &lt, depths: &depths, spec: spec.window };
+        let end = trace.end_ns();
+        let (windows, _, _) = replay(trace.clone(), spec, 4_000_000);
+        // Every window from the origin to the last event, in order, once.
+        let expected = end / spec.window_ns + 1;
+        assert_eq!(windows.len() as i64, expected, "{}", path.display());
+        for (k, w) in windows.iter().enumerate() {
+            let s = k as i64 * spec.window_ns;
+            assert_eq!(w.start_ns, s);
+            let b = ctx.metrics(w.label.clone(), None, s, s + spec.window_ns);
+            assert_eq!(w, &b, "{} window {k}", path.display());
+        }
+    }
+}
+
+#[test]
+fn memory_stays_flat_over_a_long_run() {
+    // 20 s of 10 ms steps, 20 kernels each: the retained trace stays near the
+    // retention margin (1 s) plus the open window, however long the run.
+    let mut live = LiveAnalyzer::new(LiveSpec::default(), "test");
+    live.set_origin(0);
+    let mut corr = 0u64;
+    let (mut max_retained, mut total) = (0usize, 0usize);
+    for step in 0..2_000i64 {
+        let s = step * 10_000_000;
+        live.host_op(HostOpIn {
+            kind: HostOpKind::Nvtx,
+            name: "boundscope:step",
+            pid: 1,
+            tid: 1,
+            start_ns: s,
+            end_ns: s + 9_900_000,
+            external_id: 0,
+        });
+        for k in 0..20i64 {
+            corr += 1;
+            let t = s + k * 400_000;
+            live.api_call(call(corr, t));
+            live.gpu_activity(kernel(corr, t + 10_000, 100_000));
+            total += 2;
+        }
+        total += 1;
+        live.set_watermark(s + 10_000_000);
+        if step % 10 == 9 {
+            let snap = live.publish();
+            assert!(snap.history.iter().all(|tier| tier.len() <= LiveSpec::default().history));
+            max_retained = max_retained.max(live.retained_rows());
+        }
+    }
+    live.end();
+    let snap = live.publish();
+    assert_eq!(snap.steps_total, 2_000);
+    assert_eq!(snap.totals.kernels, 40_000);
+    // About 1.3 s of events (retention + window + a step) of the 20 s.
+    assert!(max_retained < total / 10, "retained {max_retained} of {total}");
+}
+
+fn call(corr: u64, start: i64) -> ApiCallIn<'static> {
+    ApiCallIn {
+        name: "cudaLaunchKernel",
+        pid: 1,
+        tid: 1,
+        start_ns: start,
+        end_ns: start + 2_000,
+        correlation: corr,
+        external_id: 0,
+    }
+}
+
+fn kernel(corr: u64, start: i64, dur: i64) -> ActivityIn<'static> {
+    let mut k = ActivityIn::new(ActivityKind::Kernel, "k", 0, 7, start, start + dur);
+    k.correlation = corr;
+    k
+}
+
+#[test]
+fn late_buffer_lands_in_its_window_and_windows_close_in_order() {
+    // Windows of 1 ms. Launch calls arrive as they happen; their kernels
+    // arrive later in one buffer (as CUPTI delivers them).
+    let spec = LiveSpec { window_ns: 1_000_000, ..LiveSpec::default() };
+    let mut live = LiveAnalyzer::new(spec, "test");
+    live.set_origin(0);
+    for i in 0..4u64 {
+        live.api_call(call(i + 1, i as i64 * 1_000_000 + 100_000));
+    }
+    // Host side has reached 3.5 ms, but three launches still await their kernels.
+    live.host_op(HostOpIn {
+        kind: HostOpKind::Operator,
+        name: "aten::add",
+        pid: 1,
+        tid: 1,
+        start_ns: 3_400_000,
+        end_ns: 3_500_000,
+        external_id: 0,
+    });
+    live.set_watermark(live.awaited_watermark());
+    let snap = live.publish();
+    assert!(live.drain_closed().is_empty(), "no window may close while its kernels are awaited");
+    assert!(snap.last_window.is_none());
+    assert!(!snap.provisional.is_empty());
+    assert!(snap.provisional.iter().all(|w| w.kernels == 0));
+
+    // The buffer arrives: each kernel starts 50 us after its call returns.
+    for i in 0..4u64 {
+        live.gpu_activity(kernel(i + 1, i as i64 * 1_000_000 + 152_000, 10_000));
+    }
+    live.set_watermark(live.awaited_watermark());
+    live.publish();
+    let closed = live.drain_closed();
+    let starts: Vec<i64> = closed
+        .iter()
+        .map(|c| match c {
+            Closed::Window(w) => w.start_ns,
+            Closed::Step(s) => s.start_ns,
+        })
+        .collect();
+    assert_eq!(starts, vec![0, 1_000_000, 2_000_000], "final in order, the 4th still open");
+    for c in &closed {
+        let Closed::Window(w) = c else { panic!("no steps here") };
+        assert_eq!((w.kernels, w.matched_kernels, w.tklqt_ns), (1, 1, 52_000), "{}", w.label);
+    }
+    assert_eq!(live.publish().totals.late_events, 0);
+
+    // A record for a window already final is counted as late.
+    live.gpu_activity(kernel(99, 10_000, 1_000));
+    assert_eq!(live.publish().totals.late_events, 1);
+    live.end();
+    let last = live.publish();
+    assert!(last.finished);
+    assert_eq!(last.kernels.iter().map(|k| k.count).sum::<u64>(), 4);
+}
+
+#[test]
+fn steps_from_nvtx_ranges_are_numbered_in_order() {
+    let mut live = LiveAnalyzer::new(LiveSpec::default(), "test");
+    for n in 0..3i64 {
+        let s = n * 10_000_000;
+        live.host_op(HostOpIn {
+            kind: HostOpKind::Nvtx,
+            name: "boundscope:step",
+            pid: 1,
+            tid: 1,
+            start_ns: s,
+            end_ns: s + 9_000_000,
+            external_id: 0,
+        });
+        live.api_call(call(n as u64 + 1, s + 1_000));
+        live.gpu_activity(kernel(n as u64 + 1, s + 10_000, 5_000_000));
+    }
+    live.end();
+    let snap = live.publish();
+    let numbers: Vec<Option<i64>> = snap.steps.iter().map(|s| s.step).collect();
+    assert_eq!(numbers, vec![Some(0), Some(1), Some(2)]);
+    assert_eq!(snap.steps_total, 3);
+    assert!(snap.step_median.is_some());
+}

@@ -66,7 +66,7 @@ fn profile_records_a_fake_target_and_analyze_reads_the_run_back() {
     let o = boundscope(&args, &[(FAKE_ENV, "1")]);
     let (stdout, stderr) = (text(&o.stdout), text(&o.stderr));
     assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stdout.contains("24 kernels (24 with queued/submitted timestamps), 24 API calls"), "{stdout}");
+    assert!(stdout.contains("24 kernels (24 with queued/submitted timestamps, 100.0%), 24 API calls"), "{stdout}");
     assert!(stdout.contains("launches matched   24 of 24 kernels"), "{stdout}");
     assert!(stdout.contains("6 steps"), "{stdout}");
     assert!(

@@ -98,8 +98,8 @@ struct GpuPlan {
     inject: Option<PathBuf>,
     /// Why GPU activity cannot be recorded, when it cannot.
     why_not: Option<String>,
-    /// libcupti for `NVTX_INJECTION64_PATH`.
-    cupti: Option<PathBuf>,
+    /// The libcupti the collector is to load, and why that one.
+    cupti: Option<(PathBuf, String)>,
     nvml: Option<nvml_wrapper::Nvml>,
     nvml_error: Option<String>,
 }
@@ -123,24 +123,12 @@ fn plan_gpu(args: &ProfileArgs) -> GpuPlan {
         Ok(path) => p.inject = Some(path),
         Err(e) => p.why_not = Some(e),
     }
+    // One search order for the profiler and the collector (cupti-sys): the
+    // file chosen here is passed on, so both mean the same library.
     let mut spec = cupti_sys::SearchSpec::from_env();
+    spec.chosen = None;
     spec.site_packages = torch_site_packages();
-    // NVTX must reach the libcupti the collector will use, which is the one
-    // PyTorch loads when there is one: after an explicit BOUNDSCOPE_CUPTI_PATH,
-    // the wheel next to PyTorch goes before the toolkit here.
-    let found: Vec<(PathBuf, &'static str)> = cupti_sys::candidates(&spec)
-        .into_iter()
-        .filter_map(|c| match c {
-            cupti_sys::Candidate::Path { path, origin } if path.is_file() => Some((path, origin)),
-            _ => None,
-        })
-        .collect();
-    let rank = |origin: &str| match origin {
-        "BOUNDSCOPE_CUPTI_PATH" => 0,
-        o if o.contains("wheel") => 1,
-        _ => 2,
-    };
-    p.cupti = found.iter().min_by_key(|(_, o)| rank(o)).map(|(path, _)| path.clone());
+    p.cupti = spec.first_file();
     p
 }
 
@@ -237,11 +225,15 @@ pub fn run(args: &ProfileArgs) -> Result<(), Failure> {
     let mut env: Vec<(OsString, OsString)> = vec![("BOUNDSCOPE_SOCKET".into(), socket.clone().into())];
     if let Some(lib) = &gpu.inject {
         env.push(("CUDA_INJECTION64_PATH".into(), lib.clone().into()));
-        if std::env::var_os("NVTX_INJECTION64_PATH").is_none()
-            && let Some(c) = &gpu.cupti
-        {
-            // NVTX ranges reach CUPTI only through NVTX's injection hook.
-            env.push(("NVTX_INJECTION64_PATH".into(), c.clone().into()));
+        if let Some((file, why)) = &gpu.cupti {
+            env.push((cupti_sys::CHOSEN_FILE_ENV.into(), file.clone().into()));
+            env.push((cupti_sys::CHOSEN_WHY_ENV.into(), format!("{why}, chosen by boundscope profile").into()));
+        }
+        if std::env::var_os("NVTX_INJECTION64_PATH").is_none() {
+            // NVTX ranges reach CUPTI only through NVTX's injection hook; the
+            // collector forwards it to the libcupti it records with, so the
+            // ranges never go to a second, idle copy.
+            env.push(("NVTX_INJECTION64_PATH".into(), lib.clone().into()));
         }
     }
     for why in [gpu.why_not.as_ref(), gpu.nvml_error.as_ref()].into_iter().flatten() {

@@ -62,7 +62,7 @@ pub fn profile_section(trace: &Trace, run: &RunSummary, ctx: &Context<'_>) -> St
             Some(h) if h.flags & HelloRec::ACTIVE != 0 => {
                 let _ = writeln!(
                     s,
-                    "  CUPTI              {who}: API version {}, kernel record v{}{}, latency timestamps {}",
+                    "  CUPTI              {who}: API version {}, kernel record v{}{}, latency timestamps {}, clock {}",
                     h.cupti_api_version,
                     h.kernel_record_version,
                     if h.flags & HelloRec::LAYOUT_VERIFIED != 0 {
@@ -71,6 +71,11 @@ pub fn profile_section(trace: &Trace, run: &RunSummary, ctx: &Context<'_>) -> St
                         " (layout NOT verified)"
                     },
                     if h.flags & HelloRec::LATENCY_TIMESTAMPS != 0 { "on" } else { "off" },
+                    if h.flags & HelloRec::HOST_CLOCK != 0 {
+                        "CLOCK_MONOTONIC (timestamp callback)"
+                    } else {
+                        "CUPTI's, anchored to CLOCK_MONOTONIC"
+                    },
                 );
             }
             _ => {
@@ -106,9 +111,10 @@ pub fn profile_section(trace: &Trace, run: &RunSummary, ctx: &Context<'_>) -> St
     let nvtx = trace.host_ops.kind.iter().filter(|k| **k == HostOpKind::Nvtx).count() as u64;
     let _ = writeln!(
         s,
-        "  recorded           {} kernels ({} with queued/submitted timestamps), {} API calls, {} memcpy, {} memset, {} sync records, {} NVTX ranges, {} steps",
+        "  recorded           {} kernels ({} with queued/submitted timestamps{}), {} API calls, {} memcpy, {} memset, {} sync records, {} NVTX ranges, {} steps",
         count(kernels),
         count(with_latency as u64),
+        if kernels > 0 { format!(", {:.1}%", 100.0 * with_latency as f64 / kernels as f64) } else { String::new() },
         count(trace.api.len() as u64),
         count(memcpy),
         count(memset),
@@ -124,6 +130,17 @@ pub fn profile_section(trace: &Trace, run: &RunSummary, ctx: &Context<'_>) -> St
             count(kernels),
             100.0 * matched as f64 / kernels as f64
         );
+    }
+    if !trace.api.is_empty() {
+        let mut by_name: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+        for &n in &trace.api.name {
+            *by_name.entry(trace.str(n)).or_default() += 1;
+        }
+        let mut by_name: Vec<(&str, u64)> = by_name.into_iter().collect();
+        by_name.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let shown: Vec<String> = by_name.iter().take(8).map(|(n, c)| format!("{n} {}", count(*c))).collect();
+        let more = if by_name.len() > 8 { format!(", {} more names", by_name.len() - 8) } else { String::new() };
+        let _ = writeln!(s, "  API calls by name  {}{more}", shown.join(", "));
     }
     let series: Vec<String> = trace
         .counters
@@ -176,7 +193,11 @@ pub fn profile_section(trace: &Trace, run: &RunSummary, ctx: &Context<'_>) -> St
     );
     let mut records = 0;
     let (mut dq, mut dc, mut cb_ns, mut send_ns, mut buffers, mut unknown, mut malformed) = (0, 0, 0, 0, 0, 0, 0);
+    let (mut no_ts, mut lat_bad, mut hot) = (0, 0, 0);
     for st in run.sources.iter().filter_map(|x| x.stats) {
+        no_ts += st.no_timestamp_records;
+        lat_bad += st.latency_rejected;
+        hot += st.filtered_api_calls;
         records += st.records;
         dq += st.dropped_queue_records;
         dc += st.dropped_cupti_records;
@@ -195,6 +216,13 @@ pub fn profile_section(trace: &Trace, run: &RunSummary, ctx: &Context<'_>) -> St
         count(malformed)
     );
     let _ = writeln!(s, "  dropped            {} (send queue full {}, CUPTI {})", count(dq + dc), count(dq), count(dc));
+    let _ = writeln!(
+        s,
+        "  left out           {} incomplete records (no start or end), {} hot query API calls (cudaGetDevice, cuCtxGetCurrent, ...); {} kernels' queued/submitted times cleared (out of order)",
+        count(no_ts),
+        count(hot),
+        count(lat_bad)
+    );
     let pct = |ns: u64| if wall_ns > 0.0 { 100.0 * ns as f64 / wall_ns } else { 0.0 };
     let _ = writeln!(
         s,

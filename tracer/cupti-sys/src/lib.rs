@@ -20,6 +20,9 @@ pub mod records;
 pub mod types;
 pub mod versions;
 
-pub use loader::{Candidate, Cupti, CuptiError, LoadError, SearchSpec, candidates, probe_driver};
+pub use loader::{
+    CHOSEN_FILE_ENV, CHOSEN_WHY_ENV, Candidate, Cupti, CuptiError, LoadError, Records, SearchSpec, Subscriber,
+    candidates, probe_driver, strip_version,
+};
 pub use types::*;
-pub use versions::{KernelRecord, RecordVersions};
+pub use versions::{KernelRecord, NVTX_BROKEN_API_VERSION, RecordVersions};

@@ -11,7 +11,13 @@
 //! Kernel records grew by appending: `Kernel10` and `Kernel13` start with
 //! every field of `Kernel9` at the same offset, which is what lets one
 //! converter read all three (the fields it reads lie in that common prefix).
-//! The same holds for `Memcpy6`/`Memcpy7` and `Memset4`/`Memset5`.
+//! The same holds for `Memcpy5`/`Memcpy6`/`Memcpy7`, `Memset4`/`Memset5`,
+//! `Synchronization`/`Synchronization2` and `Overhead`/`Overhead3`: the
+//! converter reads every release through the oldest of each family.
+//!
+//! Records are built without `unsafe`: `Default` gives the all-zero record and
+//! `to_bytes` its bytes as they lie in a CUPTI buffer (every member is an
+//! integer, an array of them or a raw pointer: see [`Member`]).
 
 use std::ffi::{c_char, c_void};
 
@@ -24,6 +30,68 @@ pub struct StructLayout {
     /// (member name, offset), in declaration order; names starting with `_` are
     /// opaque padding whose C name differs between releases.
     pub fields: &'static [(&'static str, usize)],
+}
+
+/// A record member: integers, arrays of them, and raw pointers. Gives the
+/// all-zero value and the in-memory bytes without `unsafe`, so that records
+/// can be built and laid into buffers (tests, stand-ins) soundly.
+pub trait Member: Copy {
+    /// The all-zero value (null for pointers).
+    fn zero() -> Self;
+    /// Writes the native-endian bytes of the value to the start of `out`.
+    fn put(&self, out: &mut [u8]);
+}
+
+macro_rules! int_member {
+    ($($t:ty),*) => {$(
+        impl Member for $t {
+            fn zero() -> Self {
+                0
+            }
+            fn put(&self, out: &mut [u8]) {
+                out[..size_of::<$t>()].copy_from_slice(&self.to_ne_bytes());
+            }
+        }
+    )*};
+}
+int_member!(u8, u16, u32, u64, i32, i64);
+
+impl<T: Member, const N: usize> Member for [T; N] {
+    fn zero() -> Self {
+        [T::zero(); N]
+    }
+    fn put(&self, out: &mut [u8]) {
+        for (i, v) in self.iter().enumerate() {
+            v.put(&mut out[i * size_of::<T>()..]);
+        }
+    }
+}
+
+impl<T> Member for *const T {
+    fn zero() -> Self {
+        std::ptr::null()
+    }
+    fn put(&self, out: &mut [u8]) {
+        (*self as usize).put(out);
+    }
+}
+
+impl<T> Member for *mut T {
+    fn zero() -> Self {
+        std::ptr::null_mut()
+    }
+    fn put(&self, out: &mut [u8]) {
+        (*self as usize).put(out);
+    }
+}
+
+impl Member for usize {
+    fn zero() -> Self {
+        0
+    }
+    fn put(&self, out: &mut [u8]) {
+        out[..size_of::<usize>()].copy_from_slice(&self.to_ne_bytes());
+    }
 }
 
 macro_rules! cupti_struct {
@@ -40,6 +108,20 @@ macro_rules! cupti_struct {
                 size: std::mem::size_of::<$name>(),
                 fields: &[$((stringify!($field), std::mem::offset_of!($name, $field))),*],
             };
+
+            /// The record's bytes as CUPTI lays it into a buffer (padding zero).
+            pub fn to_bytes(&self) -> Vec<u8> {
+                let mut out = vec![0u8; size_of::<$name>()];
+                $(Member::put(&self.$field, &mut out[std::mem::offset_of!($name, $field)..]);)*
+                out
+            }
+        }
+
+        impl Default for $name {
+            /// Every member zero (pointers null).
+            fn default() -> Self {
+                $name { $($field: <$ty as Member>::zero()),* }
+            }
         }
     };
 }
@@ -200,8 +282,34 @@ with_kernel9_members! {
     }
 }
 
+cupti_struct! {
+    /// Memory copy record of CUPTI 12.0 to 12.7: `Memcpy6` without `copyCount`.
+    CUpti_ActivityMemcpy5 {
+        kind: u32,
+        copyKind: u8,
+        srcKind: u8,
+        dstKind: u8,
+        flags: u8,
+        bytes: u64,
+        start: u64,
+        end: u64,
+        deviceId: u32,
+        contextId: u32,
+        streamId: u32,
+        correlationId: u32,
+        runtimeCorrelationId: u32,
+        pad: u32,
+        reserved0: *mut c_void,
+        graphNodeId: u64,
+        graphId: u32,
+        channelID: u32,
+        channelType: u32,
+        pad2: u32,
+    }
+}
+
 with_memcpy6_members! {
-    /// Memory copy record of CUPTI 12.x and 13.0.
+    /// Memory copy record of CUPTI 12.8, 12.9 and 13.0.
     CUpti_ActivityMemcpy6 {}
 }
 
@@ -243,7 +351,21 @@ cupti_struct! {
 }
 
 cupti_struct! {
-    /// Host synchronization (SYNCHRONIZATION).
+    /// Host synchronization (SYNCHRONIZATION) of CUPTI 12.0 to 12.7.
+    CUpti_ActivitySynchronization {
+        kind: u32,
+        r#type: u32,
+        start: u64,
+        end: u64,
+        correlationId: u32,
+        contextId: u32,
+        streamId: u32,
+        cudaEventId: u32,
+    }
+}
+
+cupti_struct! {
+    /// Host synchronization (SYNCHRONIZATION) from CUPTI 12.8 on.
     CUpti_ActivitySynchronization2 {
         kind: u32,
         r#type: u32,
@@ -287,7 +409,19 @@ cupti_struct! {
 }
 
 cupti_struct! {
-    /// CUPTI's own overhead (OVERHEAD).
+    /// CUPTI's own overhead (OVERHEAD) of CUPTI 12.0 and 12.1: no correlation id.
+    CUpti_ActivityOverhead {
+        kind: u32,
+        overheadKind: u32,
+        objectKind: u32,
+        objectId: [u32; 3],
+        start: u64,
+        end: u64,
+    }
+}
+
+cupti_struct! {
+    /// CUPTI's own overhead (OVERHEAD) from CUPTI 12.4 on.
     CUpti_ActivityOverhead3 {
         kind: u32,
         overheadKind: u32,

@@ -80,6 +80,13 @@ pub type CUpti_BuffersCallbackRequestFunc =
 pub type CUpti_BuffersCallbackCompleteFunc =
     unsafe extern "C" fn(context: CUcontext, stream_id: u32, buffer: *mut u8, size: usize, valid_size: usize);
 
+/// `CUpti_TimestampCallbackFunc`: CUPTI asks the client for the time, in ns.
+pub type CUpti_TimestampCallbackFunc = unsafe extern "C" fn() -> u64;
+
+/// Largest callback id tried when looking callback ids up by name (the
+/// driver domain has about 800 in CUDA 13).
+pub const MAX_CALLBACK_ID: u32 = 2048;
+
 /// `CUpti_ResourceData` (the `cbdata` of resource-domain callbacks), up to the context.
 #[repr(C)]
 #[derive(Debug)]
@@ -127,5 +134,13 @@ pub mod fns {
     pub type cuptiActivityPopExternalCorrelationId =
         unsafe extern "C" fn(kind: CUpti_ExternalCorrelationKind, last_id: *mut u64) -> CUptiResult;
     pub type cuptiSetThreadIdType = unsafe extern "C" fn(kind: u32) -> CUptiResult;
+    pub type cuptiActivityFlushPeriod = unsafe extern "C" fn(time_ms: u32) -> CUptiResult;
+    pub type cuptiActivityRegisterTimestampCallback =
+        unsafe extern "C" fn(func: Option<CUpti_TimestampCallbackFunc>) -> CUptiResult;
+    pub type cuptiActivityEnableRuntimeApi = unsafe extern "C" fn(cbid: CUpti_CallbackId, enable: u8) -> CUptiResult;
+    pub type cuptiActivityEnableDriverApi = unsafe extern "C" fn(cbid: CUpti_CallbackId, enable: u8) -> CUptiResult;
+    /// NVTX's injection entry point, which libcupti exports: NVTX hands it
+    /// `NvtxGetExportTableFunc_t` and the tool fills NVTX's callback tables.
+    pub type InitializeInjectionNvtx2 = unsafe extern "C" fn(get_export_table: *const c_void) -> i32;
     pub type cuptiFinalize = unsafe extern "C" fn() -> CUptiResult;
 }

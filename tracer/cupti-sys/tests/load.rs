@@ -44,7 +44,7 @@ fn wheel_libcupti_loads_and_reports_errors_cleanly() {
                     c.result_string(CUPTI_ERROR_MULTIPLE_SUBSCRIBERS_NOT_SUPPORTED),
                     "CUPTI_ERROR_MULTIPLE_SUBSCRIBERS_NOT_SUPPORTED"
                 );
-                println!("{}: {} loaded, subscribe -> {err}", w.name, c.origin);
+                println!("{}: {} loaded, subscribe -> {err}", w.name, c.origin());
             }
             // CUPTI 13.5 without a driver fails even cuptiGetVersion: an error, not a crash.
             Err(why) => {
@@ -58,21 +58,46 @@ fn wheel_libcupti_loads_and_reports_errors_cleanly() {
 }
 
 #[test]
+fn hot_api_calls_are_found_by_name_in_every_release() {
+    let Some(wheels) = common::wheels("hot_api_calls_are_found_by_name_in_every_release") else { return };
+    for w in &wheels {
+        let Ok(c) = Cupti::open(lib_file(&w.lib).into_os_string(), "test") else { continue };
+        let rt = c.callback_ids_named(CUPTI_CB_DOMAIN_RUNTIME_API, &["cudaGetDevice", "cudaLaunchKernel"]);
+        let names: Vec<&str> = rt.iter().map(|(_, n)| strip_version(n)).collect();
+        assert!(names.contains(&"cudaGetDevice") && names.contains(&"cudaLaunchKernel"), "{}: {rt:?}", w.name);
+        let drv = c.callback_ids_named(CUPTI_CB_DOMAIN_DRIVER_API, &["cuCtxGetCurrent"]);
+        assert!(!drv.is_empty(), "{}: cuCtxGetCurrent not found", w.name);
+        // Fine-grained API record control exists from 12.6 on.
+        assert_eq!(
+            c.enable_api_record(CUPTI_CB_DOMAIN_RUNTIME_API, rt[0].0, false).is_some(),
+            w.api_version >= 24,
+            "{}",
+            w.name
+        );
+        println!("{}: {} runtime, {} driver ids named", w.name, rt.len(), drv.len());
+    }
+}
+
+#[test]
 fn search_order_and_missing_library_error() {
     let spec = SearchSpec {
+        chosen: Some((PathBuf::from("/chosen/libcupti.so.12"), "nvidia-cuda-cupti-cu12 wheel next to PyTorch".into())),
         env_path: Some(PathBuf::from("/nonexistent/libcupti.so")),
         cuda_home: Some(PathBuf::from("/opt/cuda-x")),
         site_packages: vec![PathBuf::from("/sp")],
     };
     let c: Vec<String> = candidates(&spec).iter().map(|c| c.to_string()).collect();
+    // The profiler's choice first, then the one order both the profiler and
+    // the collector use: the wheel PyTorch loads goes before the toolkit.
     assert_eq!(
         c,
         vec![
+            "/chosen/libcupti.so.12 (nvidia-cuda-cupti-cu12 wheel next to PyTorch)",
             "/nonexistent/libcupti.so (BOUNDSCOPE_CUPTI_PATH)",
+            "/sp/nvidia/cu13/lib/libcupti.so.13 (nvidia-cuda-cupti wheel next to PyTorch)",
+            "/sp/nvidia/cuda_cupti/lib/libcupti.so.12 (nvidia-cuda-cupti-cu12 wheel next to PyTorch)",
             "/opt/cuda-x/extras/CUPTI/lib64/libcupti.so (CUDA toolkit)",
             "/usr/local/cuda/extras/CUPTI/lib64/libcupti.so (CUDA toolkit)",
-            "/sp/nvidia/cu13/lib/libcupti.so.13 (nvidia-cuda-cupti wheel)",
-            "/sp/nvidia/cuda_cupti/lib/libcupti.so.12 (nvidia-cuda-cupti-cu12 wheel)",
             "libcupti.so (dynamic loader path)",
             "libcupti.so.13 (dynamic loader path)",
             "libcupti.so.12 (dynamic loader path)",
@@ -102,6 +127,7 @@ fn cupti_path_directory_finds_the_wheel_library() {
     let w = wheels.iter().find(|w| w.api_version < 130_000).expect("a 12.x wheel");
     let spec = SearchSpec { env_path: Some(w.lib.clone()), ..SearchSpec::default() };
     let c = Cupti::load(&spec).expect("found through BOUNDSCOPE_CUPTI_PATH");
-    assert!(c.origin.contains("BOUNDSCOPE_CUPTI_PATH"), "{}", c.origin);
+    assert_eq!(c.why, "BOUNDSCOPE_CUPTI_PATH");
+    assert!(c.file.starts_with(&w.lib.display().to_string()), "{}", c.file);
     assert_eq!(c.api_version, w.api_version);
 }

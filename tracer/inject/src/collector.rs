@@ -1,6 +1,8 @@
-//! The collector's process-wide state and CUPTI's callbacks: setup in
-//! [`initialize`], buffer hand-out and conversion, context teardown, and
-//! [`finish`] (flush, last stats, end of stream), which the exit paths call.
+//! The collector's process-wide state and CUPTI's callbacks: the one libcupti
+//! of the process ([`library`], shared with NVTX's entry point), setup in
+//! [`initialize`], buffer hand-out and conversion, the periodic flush,
+//! context teardown, and [`finish`] (activity disabled, forced flush, last
+//! stats, end of stream), which the exit paths run on a helper thread.
 
 use std::alloc::Layout;
 use std::ffi::c_void;
@@ -8,14 +10,14 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use boundscope_wire::*;
 use cupti_sys::*;
 
-use crate::convert::Converter;
+use crate::convert::{Converter, HOT_API_CALLS};
 use crate::queue::{Counters, Queue};
 use crate::sender::{SenderHandle, SocketSink, spawn_sender};
 use crate::{disabled, guard, report};
@@ -31,12 +33,15 @@ pub(crate) struct Collector {
     sender: Mutex<Option<SenderHandle>>,
     /// CUPTI activity is enabled.
     active: AtomicBool,
+    /// Activity kinds enabled, disabled again before the final flush.
+    enabled: Mutex<Vec<CUpti_ActivityKind>>,
+    /// CUPTI stamps records with [`host_clock_ns`].
+    host_clock: AtomicBool,
     finished: AtomicBool,
-    subscriber: AtomicUsize,
     /// The process that initialized the collector.
     pub(crate) pid: u32,
     buffer_bytes: usize,
-    exit_timeout: Duration,
+    pub(crate) exit_timeout: Duration,
 }
 
 static COLLECTOR: OnceLock<Collector> = OnceLock::new();
@@ -47,6 +52,13 @@ pub(crate) fn collector() -> Option<&'static Collector> {
 
 fn env_usize(key: &str, default: usize) -> usize {
     std::env::var(key).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
 }
 
 /// Activity kinds to enable; the first two are required.
@@ -61,6 +73,90 @@ const KINDS: [(CUpti_ActivityKind, &str); 9] = [
     (CUPTI_ACTIVITY_KIND_MARKER, "NVTX markers"),
     (CUPTI_ACTIVITY_KIND_OVERHEAD, "CUPTI overhead"),
 ];
+
+/// The one libcupti of this process, loaded by whichever entry point comes
+/// first (CUDA's `InitializeInjection` or NVTX's `InitializeInjectionNvtx2`),
+/// so that NVTX ranges always reach the copy that records.
+static LIBRARY: OnceLock<Result<&'static Cupti, String>> = OnceLock::new();
+
+pub(crate) fn library() -> Result<&'static Cupti, &'static str> {
+    let r = LIBRARY.get_or_init(|| match load_cupti() {
+        Ok(c) => Ok(&*Box::leak(Box::new(c))),
+        Err(e) => Err(e.to_string()),
+    });
+    r.as_ref().copied().map_err(String::as_str)
+}
+
+/// A libcupti already in the process first (PyTorch links one: a second copy
+/// would split the program's NVTX ranges from the recording), then the
+/// profiler's choice (`BOUNDSCOPE_CUPTI_FILE`), then the search order.
+fn load_cupti() -> Result<Cupti, LoadError> {
+    if let Some(c) = Cupti::already_loaded() {
+        return Ok(c);
+    }
+    let mut spec = SearchSpec::from_env();
+    spec.site_packages = torch_site_packages();
+    Cupti::load(&spec)
+}
+
+/// Notices raised before the stream starts (NVTX may initialize before
+/// CUDA); `None` once the hello frame has taken them.
+static EARLY_NOTICES: Mutex<Option<Vec<(u16, u16, String)>>> = Mutex::new(Some(Vec::new()));
+
+/// Sends a notice with the hello frame, or in a frame of its own once the stream runs.
+pub(crate) fn notice(level: u16, code: u16, message: String) {
+    let mut early = lock(&EARLY_NOTICES);
+    if let Some(v) = early.as_mut() {
+        v.push((level, code, message));
+        return;
+    }
+    drop(early);
+    if let Some(c) = collector() {
+        let mut f = FrameBuilder::default();
+        let mut conv = lock(&c.converter);
+        let id = conv.string(message.as_bytes(), &mut f);
+        f.push(&NoticeRec { level, code, message: id });
+        if c.queue.push(f).is_ok() { conv.commit() } else { conv.rollback() }
+    }
+}
+
+/// `InitializeInjectionNvtx2`: hands NVTX's export table to the libcupti the
+/// collector records with. Returns what NVTX expects (0: not initialized).
+pub(crate) fn forward_nvtx(get_export_table: *const c_void) -> i32 {
+    let cupti = match library() {
+        Ok(c) => c,
+        Err(e) => {
+            notice(NoticeRec::WARNING, NoticeRec::NVTX, format!("NVTX ranges not recorded: {e}"));
+            return 0;
+        }
+    };
+    if cupti.api_version == NVTX_BROKEN_API_VERSION {
+        let m = format!(
+            "NVTX ranges not recorded: CUPTI 13.0.0 (API version {}, {}) crashes as NVTX injection in nvtxNameOsThreadA \
+             (NVIDIA/NVTX issue 125); use the CUPTI of CUDA 13.0 update 1 or later (nvidia-cuda-cupti>=13.0.85)",
+            cupti.api_version,
+            cupti.origin()
+        );
+        report(&m);
+        notice(NoticeRec::WARNING, NoticeRec::NVTX, m);
+        return 0;
+    }
+    // SAFETY: NVTX's own argument, passed through unchanged.
+    match unsafe { cupti.forward_nvtx_injection(get_export_table) } {
+        Some(rc) => {
+            notice(NoticeRec::INFO, NoticeRec::NVTX, format!("NVTX ranges go to {} (rc {rc})", cupti.file));
+            rc
+        }
+        None => {
+            notice(
+                NoticeRec::WARNING,
+                NoticeRec::NVTX,
+                format!("NVTX ranges not recorded: {} exports no InitializeInjectionNvtx2", cupti.file),
+            );
+            0
+        }
+    }
+}
 
 /// Sets everything up. Problems are reported once on stderr and as notice
 /// records; the program always continues.
@@ -92,8 +188,11 @@ pub(crate) fn initialize() {
         }
     };
     let mut notices: Vec<(u16, u16, String)> = Vec::new();
-    let cupti = match load_cupti() {
-        Ok(c) => Some(&*Box::leak(Box::new(c))),
+    let cupti = match library() {
+        Ok(c) => {
+            notices.push((NoticeRec::INFO, NoticeRec::CUPTI_LIBRARY, format!("libcupti {}", c.origin())));
+            Some(c)
+        }
         Err(e) => {
             notices.push((NoticeRec::ERROR, NoticeRec::NO_CUPTI, format!("no GPU activity recorded: {e}")));
             None
@@ -101,25 +200,30 @@ pub(crate) fn initialize() {
     };
     let c = Collector {
         cupti,
-        converter: Mutex::new(Converter::new()),
+        converter: Mutex::new(cupti.map_or_else(Converter::new, |k| Converter::for_versions(&k.versions))),
         queue,
         counters,
         sender: Mutex::new(Some(sender)),
         active: AtomicBool::new(false),
+        enabled: Mutex::new(Vec::new()),
+        host_clock: AtomicBool::new(false),
         finished: AtomicBool::new(false),
-        subscriber: AtomicUsize::new(0),
         pid: std::process::id(),
         buffer_bytes: env_usize("BOUNDSCOPE_BUFFER_KB", 4096).clamp(64, 256 * 1024) << 10,
         exit_timeout: Duration::from_millis(env_usize("BOUNDSCOPE_EXIT_TIMEOUT_MS", 3000) as u64),
     };
     let c = COLLECTOR.get_or_init(|| c);
+    let flush_ms = env_usize("BOUNDSCOPE_FLUSH_MS", 1000).min(u32::MAX as usize) as u32;
     let mut flags = 0u16;
     if let Some(cupti) = c.cupti {
-        match start_activity(c, cupti, &mut notices) {
-            Ok(latency) => {
+        match start_activity(c, cupti, flush_ms, &mut notices) {
+            Ok(started) => {
                 flags |= HelloRec::ACTIVE;
-                if latency {
+                if started.latency {
                     flags |= HelloRec::LATENCY_TIMESTAMPS;
+                }
+                if started.host_clock {
+                    flags |= HelloRec::HOST_CLOCK;
                 }
                 c.active.store(true, Ordering::Release);
             }
@@ -134,7 +238,7 @@ pub(crate) fn initialize() {
                 NoticeRec::WARNING,
                 NoticeRec::UNVERIFIED_LAYOUT,
                 format!(
-                    "CUPTI API version {} ({}) was not checked by this boundscope; reading the record fields shared with CUPTI 12.x",
+                    "CUPTI API version {} ({}) was not checked by this boundscope; reading the record fields shared with CUPTI 12.0",
                     cupti.api_version, cupti.versions.release
                 ),
             ));
@@ -145,8 +249,8 @@ pub(crate) fn initialize() {
             report(msg);
         }
     }
-    send_hello(c, flags, &notices);
-    crate::exit::install();
+    send_hello(c, flags, notices);
+    crate::exit::install((flush_ms > 0).then(|| Duration::from_millis(u64::from(flush_ms))));
 }
 
 fn open_sink() -> Result<Option<Box<dyn Write + Send>>, String> {
@@ -162,16 +266,6 @@ fn open_sink() -> Result<Option<Box<dyn Write + Send>>, String> {
         return Ok(Some(Box::new(f)));
     }
     Ok(None)
-}
-
-/// A libcupti already in the process first (PyTorch links one), then the search order.
-fn load_cupti() -> Result<Cupti, LoadError> {
-    if let Some(c) = Cupti::already_loaded() {
-        return Ok(c);
-    }
-    let mut spec = SearchSpec::from_env();
-    spec.site_packages = torch_site_packages();
-    Cupti::load(&spec)
 }
 
 /// `site-packages` directories of a PyTorch loaded in this process (from
@@ -191,84 +285,117 @@ fn torch_site_packages() -> Vec<PathBuf> {
     out
 }
 
-/// Subscribes and enables activity; returns whether latency timestamps are on.
-fn start_activity(c: &Collector, cupti: &Cupti, notices: &mut Vec<(u16, u16, String)>) -> Result<bool, CuptiError> {
-    // SAFETY (all calls below): CUPTI entry points called with the argument
-    // types of their declarations; pointers passed are to live locals.
-    if let Some(set_tid) = cupti.cuptiSetThreadIdType {
-        // OS thread ids, so API records line up with perf and /proc. Optional.
-        // SAFETY: see above.
-        let _ = unsafe { set_tid(CUPTI_ACTIVITY_THREAD_ID_TYPE_SYSTEM) };
-    }
-    let mut sub: CUpti_SubscriberHandle = std::ptr::null_mut();
-    // SAFETY: see above; `on_callback` has the CUpti_CallbackFunc signature.
-    let rc = unsafe { (cupti.cuptiSubscribe)(&mut sub, Some(on_callback), std::ptr::null_mut()) };
-    if rc == CUPTI_ERROR_MULTIPLE_SUBSCRIBERS_NOT_SUPPORTED {
-        return Err(CuptiError {
-            call: "cuptiSubscribe",
-            code: rc,
-            name: format!(
-                "{}: another profiler holds CUPTI (the PyTorch profiler, Nsight Systems/Compute, or a second boundscope); \
-                 stop it or profile without it",
-                cupti.result_string(rc)
-            ),
-        });
-    }
-    cupti.check("cuptiSubscribe", rc)?;
-    c.subscriber.store(sub as usize, Ordering::Release);
-    // SAFETY: see above; the functions have the CUPTI buffer callback signatures.
-    let rc = unsafe { (cupti.cuptiActivityRegisterCallbacks)(Some(buffer_requested), Some(buffer_completed)) };
-    if let Err(e) = cupti.check("cuptiActivityRegisterCallbacks", rc) {
-        // SAFETY: see above.
-        unsafe { (cupti.cuptiUnsubscribe)(sub) };
-        return Err(e);
-    }
-    // SAFETY: see above.
-    let rc = unsafe {
-        (cupti.cuptiEnableCallback)(1, sub, CUPTI_CB_DOMAIN_RESOURCE, CUPTI_CBID_RESOURCE_CONTEXT_DESTROY_STARTING)
+/// What [`start_activity`] turned on.
+struct Started {
+    latency: bool,
+    host_clock: bool,
+}
+
+/// CUPTI's timestamp callback: CLOCK_MONOTONIC, the clock of perf and NVML samples.
+unsafe extern "C" fn host_clock_ns() -> u64 {
+    monotonic_ns()
+}
+
+/// Subscribes and enables activity, in the order CUPTI's headers ask for:
+/// timestamp source and latency timestamps before any kind is enabled (the
+/// subscription first, so that a machine without a driver gets one error).
+fn start_activity(
+    c: &Collector,
+    cupti: &Cupti,
+    flush_ms: u32,
+    notices: &mut Vec<(u16, u16, String)>,
+) -> Result<Started, CuptiError> {
+    let mut warn = |msg: String| notices.push((NoticeRec::WARNING, NoticeRec::ENABLE_FAILED, msg));
+    // OS thread ids, so API records line up with perf and /proc. Optional.
+    let _ = cupti.use_system_thread_ids();
+    let sub = match cupti.subscribe(Some(on_callback)) {
+        Err(e) if e.code == CUPTI_ERROR_MULTIPLE_SUBSCRIBERS_NOT_SUPPORTED => {
+            return Err(CuptiError {
+                name: format!(
+                    "{}: another profiler holds CUPTI (the PyTorch profiler, Nsight Systems/Compute, or a second boundscope); \
+                     stop it or profile without it",
+                    e.name
+                ),
+                ..e
+            });
+        }
+        r => r?,
     };
-    if let Err(e) = cupti.check("cuptiEnableCallback(context destroy)", rc) {
-        notices.push((NoticeRec::WARNING, NoticeRec::ENABLE_FAILED, format!("{e}; records are flushed at exit only")));
-    }
+    let want_host_clock = std::env::var("BOUNDSCOPE_HOST_CLOCK").map(|v| v != "0").unwrap_or(true);
+    let host_clock = want_host_clock
+        && match cupti.register_timestamp_callback(host_clock_ns) {
+            Some(Ok(())) => true,
+            Some(Err(e)) => {
+                warn(format!("{e}; CUPTI times are moved onto CLOCK_MONOTONIC by anchors instead"));
+                false
+            }
+            None => false,
+        };
+    c.host_clock.store(host_clock, Ordering::Release);
     let want_latency = std::env::var("BOUNDSCOPE_LATENCY").map(|v| v != "0").unwrap_or(true);
     let mut latency = false;
     if want_latency {
-        // SAFETY: see above.
-        let rc = unsafe { (cupti.cuptiActivityEnableLatencyTimestamps)(1) };
-        match cupti.check("cuptiActivityEnableLatencyTimestamps", rc) {
+        match cupti.enable_latency_timestamps(true) {
             Ok(()) => latency = true,
-            Err(e) => notices.push((
-                NoticeRec::WARNING,
-                NoticeRec::ENABLE_FAILED,
-                format!("{e}; kernels carry no queued/submitted times"),
-            )),
+            Err(e) => warn(format!("{e}; kernels carry no queued/submitted times")),
         }
     }
+    if let Err(e) = cupti.register_buffer_callbacks(buffer_requested, buffer_completed) {
+        let _ = cupti.unsubscribe(sub);
+        return Err(e);
+    }
+    if let Err(e) = cupti.enable_callback(sub, CUPTI_CB_DOMAIN_RESOURCE, CUPTI_CBID_RESOURCE_CONTEXT_DESTROY_STARTING) {
+        warn(format!("{e} (context teardown); records of a destroyed context are flushed at exit only"));
+    }
+    if flush_ms > 0
+        && let Some(Err(e)) = cupti.flush_period(flush_ms)
+    {
+        warn(format!("{e}; full buffers are still flushed every {flush_ms} ms by the collector"));
+    }
+    let mut enabled = Vec::new();
     for (i, (kind, what)) in KINDS.iter().enumerate() {
-        // SAFETY: see above.
-        let rc = unsafe { (cupti.cuptiActivityEnable)(*kind) };
-        if let Err(e) = cupti.check("cuptiActivityEnable", rc) {
-            if i < 2 {
-                for (k, _) in &KINDS[..i] {
-                    // SAFETY: see above.
-                    unsafe { (cupti.cuptiActivityDisable)(*k) };
+        match cupti.activity_enable(*kind) {
+            Ok(()) => enabled.push(*kind),
+            Err(e) if i < 2 => {
+                for k in &enabled {
+                    let _ = cupti.activity_disable(*k);
                 }
-                // SAFETY: see above.
-                unsafe { (cupti.cuptiUnsubscribe)(sub) };
+                let _ = cupti.unsubscribe(sub);
                 return Err(CuptiError { name: format!("{} (enabling {what})", e.name), ..e });
             }
-            notices.push((
-                NoticeRec::WARNING,
-                NoticeRec::ENABLE_FAILED,
-                format!("{e} (enabling {what}): not recorded"),
-            ));
+            Err(e) => warn(format!("{e} (enabling {what}): not recorded")),
         }
     }
-    Ok(latency)
+    skip_hot_api_calls(cupti, &enabled);
+    *lock(&c.enabled) = enabled;
+    Ok(Started { latency, host_clock })
 }
 
-/// Pairs CUPTI's clock with CLOCK_MONOTONIC (read before and after).
-fn clock_anchor(cupti: &Cupti) -> Option<ClockAnchorRec> {
+/// Asks CUPTI (12.6 on) not to record the hot query calls at all; the
+/// converter leaves out any that still arrive.
+fn skip_hot_api_calls(cupti: &Cupti, enabled: &[CUpti_ActivityKind]) {
+    for (kind, domain) in [
+        (CUPTI_ACTIVITY_KIND_RUNTIME, CUPTI_CB_DOMAIN_RUNTIME_API),
+        (CUPTI_ACTIVITY_KIND_DRIVER, CUPTI_CB_DOMAIN_DRIVER_API),
+    ] {
+        if !enabled.contains(&kind) {
+            continue;
+        }
+        for (id, _) in cupti.callback_ids_named(domain, &HOT_API_CALLS) {
+            if cupti.enable_api_record(domain, id, false).is_none() {
+                return;
+            }
+        }
+    }
+}
+
+/// Pairs CUPTI's clock with CLOCK_MONOTONIC (read before and after). With
+/// the timestamp callback, CUPTI's clock is CLOCK_MONOTONIC: the anchor is the identity.
+fn clock_anchor(c: &Collector, cupti: &Cupti) -> Option<ClockAnchorRec> {
+    if c.host_clock.load(Ordering::Acquire) {
+        let t = monotonic_ns();
+        return Some(ClockAnchorRec { cupti_ns: t, host_ns: t, uncertainty_ns: 0, _pad: 0 });
+    }
     let t0 = monotonic_ns();
     let cupti_ns = cupti.timestamp().ok()?;
     let t1 = monotonic_ns();
@@ -287,13 +414,14 @@ pub(crate) fn monotonic_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-fn send_hello(c: &Collector, flags: u16, notices: &[(u16, u16, String)]) {
+fn send_hello(c: &Collector, flags: u16, mut notices: Vec<(u16, u16, String)>) {
     let mut f = FrameBuilder::default();
-    let mut conv = match c.converter.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    };
-    for (level, code, msg) in notices {
+    let mut conv = lock(&c.converter);
+    // Notices raised earlier (NVTX) go first; later ones get frames of their own.
+    let mut early = lock(&EARLY_NOTICES);
+    let mut all = early.take().unwrap_or_default();
+    all.append(&mut notices);
+    for (level, code, msg) in &all {
         let message = conv.string(msg.as_bytes(), &mut f);
         f.push(&NoticeRec { level: *level, code: *code, message });
     }
@@ -307,7 +435,7 @@ fn send_hello(c: &Collector, flags: u16, notices: &[(u16, u16, String)]) {
         flags,
         exe_name,
     });
-    if let Some(a) = c.cupti.and_then(clock_anchor) {
+    if let Some(a) = c.cupti.and_then(|k| clock_anchor(c, k)) {
         f.push(&a);
     }
     if c.queue.push(f).is_ok() {
@@ -315,6 +443,7 @@ fn send_hello(c: &Collector, flags: u16, notices: &[(u16, u16, String)]) {
     } else {
         conv.rollback();
     }
+    drop(early);
 }
 
 /// CUPTI asks for an empty buffer.
@@ -338,11 +467,12 @@ unsafe extern "C" fn buffer_completed(context: CUcontext, stream_id: u32, buffer
     guard("buffer completion", (), || {
         if let Some(c) = collector()
             && !disabled()
-            && !buffer.is_null()
             && let Some(cupti) = c.cupti
         {
-            // SAFETY: CUPTI returns the buffer it got from buffer_requested with `valid` bytes of records.
-            unsafe { convert_buffer(c, cupti, context, stream_id, buffer, valid) };
+            // SAFETY: CUPTI returns the buffer it got from buffer_requested
+            // with `valid` bytes of records; it stays ours until freed below.
+            let records = unsafe { cupti.records(buffer, valid) };
+            convert_buffer(c, cupti, context, stream_id, records);
         }
     });
     if !buffer.is_null() && size > 0 {
@@ -351,63 +481,29 @@ unsafe extern "C" fn buffer_completed(context: CUcontext, stream_id: u32, buffer
     }
 }
 
-/// # Safety
-/// `buffer` holds `valid` bytes of CUPTI activity records.
-unsafe fn convert_buffer(
-    c: &Collector,
-    cupti: &Cupti,
-    context: CUcontext,
-    stream_id: u32,
-    buffer: *mut u8,
-    valid: usize,
-) {
+fn convert_buffer(c: &Collector, cupti: &Cupti, context: CUcontext, stream_id: u32, mut records: Records<'_>) {
     let t0 = Instant::now();
-    let mut frame = FrameBuilder::with_capacity(valid / 2 + 256);
-    let mut conv = match c.converter.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    };
-    if let Some(a) = clock_anchor(cupti) {
+    let mut frame = FrameBuilder::default();
+    let mut conv = lock(&c.converter);
+    if let Some(a) = clock_anchor(c, cupti) {
         frame.push(&a);
     }
-    let mut record: *mut u8 = std::ptr::null_mut();
-    loop {
-        // SAFETY: CUPTI walks its own buffer; `record` is an out-pointer.
-        let rc = unsafe { (cupti.cuptiActivityGetNextRecord)(buffer, valid, &mut record) };
-        if rc != CUPTI_SUCCESS {
-            if rc != CUPTI_ERROR_MAX_LIMIT_REACHED {
-                conv.malformed += 1;
-            }
-            break;
-        }
-        let offset = (record as usize).wrapping_sub(buffer as usize);
-        if offset >= valid {
-            conv.malformed += 1;
-            break;
-        }
-        // SAFETY: the record lies inside the valid part of the buffer.
-        let rec = unsafe { std::slice::from_raw_parts(record, valid - offset) };
-        // SAFETY: a CUPTI record inside its buffer, converted during the completion callback.
+    for rec in records.by_ref() {
+        // SAFETY: a CUPTI record inside its buffer, converted during the
+        // completion callback (its name pointers are alive).
         unsafe { conv.convert(rec, &mut frame, cupti) };
     }
-    let mut dropped = 0usize;
-    // SAFETY: out-pointer to a local.
-    if unsafe { (cupti.cuptiActivityGetNumDroppedRecords)(context, stream_id, &mut dropped) } == CUPTI_SUCCESS {
+    conv.malformed += records.malformed;
+    if let Some(dropped) = cupti.dropped_records(context as usize, stream_id) {
         Counters::add(&c.counters.dropped_cupti_records, dropped as u64);
     }
-    let records = conv.converted;
-    Counters::add(&c.counters.records, records);
-    Counters::add(&c.counters.unknown_kinds, conv.unknown_kinds);
-    Counters::add(&c.counters.malformed, conv.malformed);
+    let converted = c.counters.take_from(&mut conv);
     Counters::add(&c.counters.buffers, 1);
-    conv.converted = 0;
-    conv.unknown_kinds = 0;
-    conv.malformed = 0;
     match c.queue.push(frame) {
         Ok(()) => conv.commit(),
         Err(_) => {
             conv.rollback();
-            Counters::add(&c.counters.dropped_queue_records, records);
+            Counters::add(&c.counters.dropped_queue_records, converted);
         }
     }
     drop(conv);
@@ -427,23 +523,34 @@ unsafe extern "C" fn on_callback(
             && cbid == CUPTI_CBID_RESOURCE_CONTEXT_DESTROY_STARTING
             && let Some(c) = collector()
         {
-            flush(c, CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+            flush(c, true);
         }
     });
 }
 
-fn flush(c: &Collector, flag: u32) {
+fn flush(c: &Collector, forced: bool) {
     if let Some(cupti) = c.cupti
         && c.active.load(Ordering::Acquire)
         && !disabled()
     {
-        // SAFETY: plain call; CUPTI invokes buffer_completed for pending buffers.
-        unsafe { (cupti.cuptiActivityFlushAll)(flag) };
+        let _ = cupti.flush_all(forced);
     }
 }
 
-/// Flushes CUPTI, closes the queue and waits (bounded) for the sender to
-/// write the end of the stream. Runs once, from whichever exit path comes first.
+/// The helper thread's timer: hands over the buffers whose records are all
+/// complete, so that records stream while the program runs.
+pub(crate) fn periodic_flush() {
+    if let Some(c) = collector()
+        && !c.finished.load(Ordering::Acquire)
+        && std::process::id() == c.pid
+    {
+        flush(c, false);
+    }
+}
+
+/// Disables activity, flushes CUPTI (forced), closes the queue and waits
+/// (bounded) for the sender to write the end of the stream. Runs once, on
+/// the helper thread, from whichever exit path comes first.
 pub(crate) fn finish() {
     let Some(c) = collector() else { return };
     // A forked child inherits this state but not the sender thread: its
@@ -454,12 +561,18 @@ pub(crate) fn finish() {
     if c.finished.swap(true, Ordering::AcqRel) {
         return;
     }
-    flush(c, CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+    if let Some(cupti) = c.cupti
+        && c.active.load(Ordering::Acquire)
+    {
+        // As NVIDIA's injection sample does: no new records while the last
+        // buffers are flushed.
+        for k in lock(&c.enabled).iter() {
+            let _ = cupti.activity_disable(*k);
+        }
+    }
+    flush(c, true);
     c.queue.close();
-    let handle = match c.sender.lock() {
-        Ok(mut g) => g.take(),
-        Err(p) => p.into_inner().take(),
-    };
+    let handle = lock(&c.sender).take();
     if let Some(mut h) = handle
         && !h.wait(c.exit_timeout)
     {

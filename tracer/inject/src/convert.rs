@@ -5,6 +5,15 @@
 //! whose layouts are checked against CUPTI's headers; newer record versions
 //! are read through the prefix they share with the oldest supported one.
 //!
+//! Records CUPTI could not finish are dropped and counted, never sent: a
+//! kernel, copy, fill, API call or synchronization without a start or an end
+//! (a forced flush returns such records; CUPTI marks a kernel it "could not
+//! timestamp" with zeros), which would otherwise land 1.7e18 ns from the rest
+//! of the trace. Queued/submitted times are kept only in the order the
+//! hardware produces them (`0 < queued <= submitted <= start`); others are
+//! cleared and counted. Runtime and driver calls that only query state and
+//! run by the thousand ([`HOT_API_CALLS`]) are left out and counted.
+//!
 //! Names (kernels, API functions, NVTX ranges) are interned per process: the
 //! first record using a name carries a string record before it in the same
 //! frame. When a frame is dropped (queue full) its new names are forgotten
@@ -30,6 +39,51 @@ impl ApiNames for Cupti {
     }
 }
 
+/// Runtime and driver functions that only query or set per-thread state,
+/// called around nearly every launch by frameworks: recording them costs
+/// more than it tells (Kineto leaves them out too). Names as CUPTI gives them,
+/// without the `_vNNNN` suffix. Where CUPTI can (12.6 on), the collector asks
+/// it not to record them at all; the converter drops any that still arrive.
+pub const HOT_API_CALLS: [&str; 37] = [
+    "cudaGetDevice",
+    "cudaSetDevice",
+    "cudaGetLastError",
+    "cudaPeekAtLastError",
+    "cudaGetDeviceCount",
+    "cudaDeviceGetAttribute",
+    "cudaGetDeviceProperties",
+    "cudaFuncGetAttributes",
+    "cudaStreamIsCapturing",
+    "cudaStreamGetCaptureInfo",
+    "cudaPointerGetAttributes",
+    "cudaOccupancyMaxActiveBlocksPerMultiprocessor",
+    "cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags",
+    "cudaDriverGetVersion",
+    "cudaRuntimeGetVersion",
+    "cudaGetDriverEntryPoint",
+    "cudaGetDriverEntryPointByVersion",
+    "cudaGetFuncBySymbol",
+    "cuCtxGetCurrent",
+    "cuCtxSetCurrent",
+    "cuCtxGetDevice",
+    "cuCtxGetStreamPriorityRange",
+    "cuDevicePrimaryCtxGetState",
+    "cuDeviceGet",
+    "cuDeviceGetCount",
+    "cuDeviceGetAttribute",
+    "cuDriverGetVersion",
+    "cuKernelGetAttribute",
+    "cuKernelGetFunction",
+    "cuFuncGetAttribute",
+    "cuGetProcAddress",
+    "cuGetErrorName",
+    "cuGetErrorString",
+    "cuModuleGetLoadingMode",
+    "cuPointerGetAttribute",
+    "cuPointerGetAttributes",
+    "cuStreamIsCapturing",
+];
+
 /// What became of one CUPTI record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -38,6 +92,10 @@ pub enum Outcome {
     UnknownKind(u32),
     /// Shorter than its kind's record.
     Malformed,
+    /// A start or end CUPTI did not fill in (incomplete record): dropped.
+    NoTimestamp,
+    /// A hot query call ([`HOT_API_CALLS`]): left out.
+    Filtered,
 }
 
 /// Per-process string table for one stream.
@@ -76,14 +134,46 @@ impl Interner {
 }
 
 /// Converts records and keeps the per-stream state (names, counts).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Converter {
     strings: Interner,
-    api_names: HashMap<(u32, u32), u32>,
-    /// Records converted since the last [`Converter::take_counts`].
+    /// (domain, cbid) -> name id, or `None` for a hot call left out.
+    api_names: HashMap<(u32, u32), Option<u32>>,
+    /// Overhead records carry a correlation id (`Overhead3`, CUPTI 12.4 on).
+    overhead_correlation: bool,
+    /// Counts since the collector last moved them to its counters.
     pub converted: u64,
     pub unknown_kinds: u64,
     pub malformed: u64,
+    /// Records dropped for a missing start or end.
+    pub no_timestamp: u64,
+    /// Kernels whose queued/submitted times were out of order and cleared.
+    pub latency_rejected: u64,
+    /// Hot API calls left out.
+    pub filtered_api: u64,
+}
+
+impl Default for Converter {
+    fn default() -> Self {
+        Converter {
+            strings: Interner::default(),
+            api_names: HashMap::new(),
+            overhead_correlation: true,
+            converted: 0,
+            unknown_kinds: 0,
+            malformed: 0,
+            no_timestamp: 0,
+            latency_rejected: 0,
+            filtered_api: 0,
+        }
+    }
+}
+
+/// Queued and submitted times as the hardware produces them: both present
+/// and `queued <= submitted <= start`; anything else is (0, 0). CUDA-graph
+/// kernels never have them.
+pub fn latency_times(queued: u64, submitted: u64, start: u64) -> Option<(u64, u64)> {
+    (queued != 0 && queued <= submitted && submitted <= start).then_some((queued, submitted))
 }
 
 /// Reads a plain-old-data field of `T` at `offset` (native endianness: these
@@ -106,6 +196,11 @@ macro_rules! f {
 impl Converter {
     pub fn new() -> Self {
         Converter::default()
+    }
+
+    /// A converter for the records of this CUPTI release.
+    pub fn for_versions(v: &RecordVersions) -> Self {
+        Converter { overhead_correlation: v.overhead_has_correlation(), ..Converter::default() }
     }
 
     /// Interns `text` and defines it in `frame` if needed; returns its id.
@@ -141,15 +236,16 @@ impl Converter {
             return Outcome::Malformed;
         }
         let kind = rd!(rec, u32, 0);
+        // The oldest record of each family: every release's record starts with it.
         let needed = match kind {
             CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL | CUPTI_ACTIVITY_KIND_KERNEL => size_of::<CUpti_ActivityKernel9>(),
-            CUPTI_ACTIVITY_KIND_MEMCPY => size_of::<CUpti_ActivityMemcpy6>(),
+            CUPTI_ACTIVITY_KIND_MEMCPY => size_of::<CUpti_ActivityMemcpy5>(),
             CUPTI_ACTIVITY_KIND_MEMSET => size_of::<CUpti_ActivityMemset4>(),
             CUPTI_ACTIVITY_KIND_RUNTIME | CUPTI_ACTIVITY_KIND_DRIVER => size_of::<CUpti_ActivityAPI>(),
-            CUPTI_ACTIVITY_KIND_SYNCHRONIZATION => size_of::<CUpti_ActivitySynchronization2>(),
+            CUPTI_ACTIVITY_KIND_SYNCHRONIZATION => size_of::<CUpti_ActivitySynchronization>(),
             CUPTI_ACTIVITY_KIND_MARKER => size_of::<CUpti_ActivityMarker2>(),
             CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION => size_of::<CUpti_ActivityExternalCorrelation>(),
-            CUPTI_ACTIVITY_KIND_OVERHEAD => size_of::<CUpti_ActivityOverhead3>(),
+            CUPTI_ACTIVITY_KIND_OVERHEAD => size_of::<CUpti_ActivityOverhead>(),
             other => {
                 self.unknown_kinds += 1;
                 return Outcome::UnknownKind(other);
@@ -159,17 +255,36 @@ impl Converter {
             self.malformed += 1;
             return Outcome::Malformed;
         }
+        // Start and end sit at the same offsets in every record kind that has them.
+        let timed = !matches!(
+            kind,
+            CUPTI_ACTIVITY_KIND_MARKER | CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION | CUPTI_ACTIVITY_KIND_OVERHEAD
+        );
+        if timed {
+            let (start, end) = start_end(kind, rec);
+            if start == 0 || end == 0 || end < start {
+                self.no_timestamp += 1;
+                return Outcome::NoTimestamp;
+            }
+        }
         match kind {
             CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL | CUPTI_ACTIVITY_KIND_KERNEL => {
                 type K = CUpti_ActivityKernel9;
                 let name_ptr = f!(rec, K.name: usize) as *const c_char;
                 // SAFETY: the caller guarantees the name pointer.
                 let name = unsafe { self.c_string(name_ptr, frame) };
+                let start = f!(rec, K.start: u64);
+                let (queued, submitted) = (f!(rec, K.queued: u64), f!(rec, K.submitted: u64));
+                let latency = latency_times(queued, submitted, start);
+                if latency.is_none() && (queued, submitted) != (0, 0) {
+                    self.latency_rejected += 1;
+                }
+                let (queued_ns, submitted_ns) = latency.unwrap_or((0, 0));
                 frame.push(&KernelRec {
-                    start_ns: f!(rec, K.start: u64),
+                    start_ns: start,
                     end_ns: f!(rec, K.end: u64),
-                    queued_ns: f!(rec, K.queued: u64),
-                    submitted_ns: f!(rec, K.submitted: u64),
+                    queued_ns,
+                    submitted_ns,
                     graph_node_id: f!(rec, K.graphNodeId: u64),
                     correlation: f!(rec, K.correlationId: u32),
                     device: f!(rec, K.deviceId: u32),
@@ -191,7 +306,7 @@ impl Converter {
                 });
             }
             CUPTI_ACTIVITY_KIND_MEMCPY => {
-                type M = CUpti_ActivityMemcpy6;
+                type M = CUpti_ActivityMemcpy5;
                 frame.push(&MemcpyRec {
                     start_ns: f!(rec, M.start: u64),
                     end_ns: f!(rec, M.end: u64),
@@ -234,7 +349,10 @@ impl Converter {
                     CUPTI_CB_DOMAIN_DRIVER_API
                 };
                 let cbid = f!(rec, A.cbid: u32);
-                let name = self.api_name(domain, cbid, frame, names);
+                let Some(name) = self.api_name(domain, cbid, frame, names) else {
+                    self.filtered_api += 1;
+                    return Outcome::Filtered;
+                };
                 frame.push(&ApiCallRec {
                     start_ns: f!(rec, A.start: u64),
                     end_ns: f!(rec, A.end: u64),
@@ -249,7 +367,7 @@ impl Converter {
                 });
             }
             CUPTI_ACTIVITY_KIND_SYNCHRONIZATION => {
-                type Y = CUpti_ActivitySynchronization2;
+                type Y = CUpti_ActivitySynchronization;
                 frame.push(&SyncRec {
                     start_ns: f!(rec, Y.start: u64),
                     end_ns: f!(rec, Y.end: u64),
@@ -292,8 +410,11 @@ impl Converter {
                 });
             }
             CUPTI_ACTIVITY_KIND_OVERHEAD => {
-                type O = CUpti_ActivityOverhead3;
+                type O = CUpti_ActivityOverhead;
                 let obj = offset_of!(O, objectId);
+                let corr = offset_of!(CUpti_ActivityOverhead3, correlationId);
+                let correlation =
+                    if self.overhead_correlation && rec.len() >= corr + 4 { rd!(rec, u32, corr) } else { 0 };
                 frame.push(&OverheadRec {
                     start_ns: f!(rec, O.start: u64),
                     end_ns: f!(rec, O.end: u64),
@@ -301,7 +422,7 @@ impl Converter {
                     object_kind: f!(rec, O.objectKind: u32),
                     obj0: rd!(rec, u32, obj),
                     obj1: rd!(rec, u32, obj + 4),
-                    correlation: f!(rec, O.correlationId: u32),
+                    correlation,
                     _pad: 0,
                 });
             }
@@ -322,7 +443,8 @@ impl Converter {
         self.string(bytes, frame)
     }
 
-    fn api_name(&mut self, domain: u32, cbid: u32, frame: &mut FrameBuilder, names: &dyn ApiNames) -> u32 {
+    /// The name id of an API call, or `None` for a hot call left out.
+    fn api_name(&mut self, domain: u32, cbid: u32, frame: &mut FrameBuilder, names: &dyn ApiNames) -> Option<u32> {
         let id = match self.api_names.get(&(domain, cbid)) {
             Some(&id) => id,
             None => {
@@ -330,13 +452,41 @@ impl Converter {
                     let layer = if domain == CUPTI_CB_DOMAIN_RUNTIME_API { "runtime" } else { "driver" };
                     format!("{layer} API call #{cbid}")
                 });
-                let id = self.strings.id(text.as_bytes());
+                let id = (!HOT_API_CALLS.contains(&strip_version(&text))).then(|| self.strings.id(text.as_bytes()));
                 self.api_names.insert((domain, cbid), id);
                 id
             }
         };
+        let id = id?;
         self.strings.define(id, frame);
-        id
+        Some(id)
+    }
+}
+
+/// Start and end of a timed record (kernel, copy, fill, API call,
+/// synchronization): every one of them keeps them at the same place.
+fn start_end(kind: u32, rec: &[u8]) -> (u64, u64) {
+    match kind {
+        CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL | CUPTI_ACTIVITY_KIND_KERNEL => {
+            type K = CUpti_ActivityKernel9;
+            (f!(rec, K.start: u64), f!(rec, K.end: u64))
+        }
+        CUPTI_ACTIVITY_KIND_MEMCPY => {
+            type M = CUpti_ActivityMemcpy5;
+            (f!(rec, M.start: u64), f!(rec, M.end: u64))
+        }
+        CUPTI_ACTIVITY_KIND_MEMSET => {
+            type S = CUpti_ActivityMemset4;
+            (f!(rec, S.start: u64), f!(rec, S.end: u64))
+        }
+        CUPTI_ACTIVITY_KIND_SYNCHRONIZATION => {
+            type Y = CUpti_ActivitySynchronization;
+            (f!(rec, Y.start: u64), f!(rec, Y.end: u64))
+        }
+        _ => {
+            type A = CUpti_ActivityAPI;
+            (f!(rec, A.start: u64), f!(rec, A.end: u64))
+        }
     }
 }
 
@@ -355,20 +505,10 @@ mod tests {
         }
     }
 
-    /// The bytes of a record struct, followed by `extra` bytes (the rest of a buffer).
-    fn bytes_of<T: Copy>(v: &T, extra: usize) -> Vec<u8> {
-        let mut out = vec![0u8; size_of::<T>() + extra];
-        // SAFETY: T is a plain repr(C) record without padding bytes that
-        // matter (all-zero init below keeps padding defined); we copy its
-        // size_of bytes into a buffer that large.
-        unsafe { std::ptr::copy_nonoverlapping(v as *const T as *const u8, out.as_mut_ptr(), size_of::<T>()) };
-        out
-    }
-
-    fn zeroed<T>() -> T {
-        // SAFETY: the CUPTI record structs are integers, arrays and raw
-        // pointers, for which all-zero bytes are valid values.
-        unsafe { std::mem::zeroed() }
+    /// A record's bytes followed by `extra` zero bytes (the rest of a buffer).
+    fn with_tail(mut bytes: Vec<u8>, extra: usize) -> Vec<u8> {
+        bytes.resize(bytes.len() + extra, 0);
+        bytes
     }
 
     fn decode_all(frame: FrameBuilder) -> Vec<String> {
@@ -383,56 +523,46 @@ mod tests {
     }
 
     fn kernel9(name: &CString) -> CUpti_ActivityKernel9 {
-        let mut k: CUpti_ActivityKernel9 = zeroed();
-        k.kind = CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL;
-        k.start = 1_000;
-        k.end = 1_800;
-        k.queued = 900;
-        k.submitted = 950;
-        k.deviceId = 1;
-        k.contextId = 2;
-        k.streamId = 7;
-        k.gridX = 64;
-        k.gridY = 2;
-        k.gridZ = 1;
-        k.blockX = 128;
-        k.blockY = 1;
-        k.blockZ = 1;
-        k.correlationId = 42;
-        k.graphId = 5;
-        k.graphNodeId = 6;
-        k.registersPerThread = 32;
-        k.staticSharedMemory = 1024;
-        k.dynamicSharedMemory = 2048;
-        k.launchType = 1;
-        k.name = name.as_ptr();
-        k
+        CUpti_ActivityKernel9 {
+            kind: CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL,
+            start: 1_000,
+            end: 1_800,
+            queued: 900,
+            submitted: 950,
+            deviceId: 1,
+            contextId: 2,
+            streamId: 7,
+            gridX: 64,
+            gridY: 2,
+            gridZ: 1,
+            blockX: 128,
+            blockY: 1,
+            blockZ: 1,
+            correlationId: 42,
+            graphId: 5,
+            graphNodeId: 6,
+            registersPerThread: 32,
+            staticSharedMemory: 1024,
+            dynamicSharedMemory: 2048,
+            launchType: 1,
+            name: name.as_ptr(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn kernel_records_of_every_version_convert_alike() {
         let name = CString::new("ampere_sgemm_128x64_nn").expect("name");
-        let k9 = kernel9(&name);
-        let mut k10: CUpti_ActivityKernel10 = zeroed();
-        let mut k13: CUpti_ActivityKernel13 = zeroed();
-        // SAFETY: Kernel10 and Kernel13 begin with Kernel9's members at the
-        // same offsets (versions.rs test), so Kernel9's bytes form their prefix.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                &k9 as *const _ as *const u8,
-                &mut k10 as *mut _ as *mut u8,
-                size_of_val(&k9),
-            );
-            std::ptr::copy_nonoverlapping(
-                &k9 as *const _ as *const u8,
-                &mut k13 as *mut _ as *mut u8,
-                size_of_val(&k9),
-            );
-        }
-        k10.isDeviceLaunched = 1;
-        k13.priority = -3;
+        let k9 = kernel9(&name).to_bytes();
+        // Kernel10 and Kernel13 begin with Kernel9's members at the same
+        // offsets (versions.rs test): Kernel9's bytes form their prefix.
+        let k10 = CUpti_ActivityKernel10 { isDeviceLaunched: 1, ..Default::default() };
+        let k13 = CUpti_ActivityKernel13 { priority: -3, ..Default::default() };
+        let (mut b10, mut b13) = (k10.to_bytes(), k13.to_bytes());
+        b10[..k9.len()].copy_from_slice(&k9);
+        b13[..k9.len()].copy_from_slice(&k9);
         let mut outputs = Vec::new();
-        for bytes in [bytes_of(&k9, 0), bytes_of(&k10, 0), bytes_of(&k13, 16)] {
+        for bytes in [k9, b10, with_tail(b13, 16)] {
             let mut c = Converter::new();
             let mut f = FrameBuilder::default();
             // SAFETY: the record's name points to `name`, alive for the call.
@@ -476,71 +606,82 @@ mod tests {
     fn api_memcpy_memset_sync_marker_overhead_and_correlation() {
         let mut c = Converter::new();
         let mut f = FrameBuilder::default();
-        let mut api: CUpti_ActivityAPI = zeroed();
-        api.kind = CUPTI_ACTIVITY_KIND_RUNTIME;
-        api.cbid = 211;
-        api.start = 10;
-        api.end = 20;
-        api.processId = 100;
-        api.threadId = 101;
-        api.correlationId = 42;
+        let api = CUpti_ActivityAPI {
+            kind: CUPTI_ACTIVITY_KIND_RUNTIME,
+            cbid: 211,
+            start: 10,
+            end: 20,
+            processId: 100,
+            threadId: 101,
+            correlationId: 42,
+            ..Default::default()
+        };
         let mut drv = api;
         drv.kind = CUPTI_ACTIVITY_KIND_DRIVER;
         drv.cbid = 307;
-        let mut mc: CUpti_ActivityMemcpy6 = zeroed();
-        mc.kind = CUPTI_ACTIVITY_KIND_MEMCPY;
-        mc.bytes = 4096;
-        mc.start = 30;
-        mc.end = 40;
-        mc.copyKind = 1;
-        mc.streamId = 7;
-        mc.correlationId = 43;
-        let mut ms: CUpti_ActivityMemset4 = zeroed();
-        ms.kind = CUPTI_ACTIVITY_KIND_MEMSET;
-        ms.bytes = 512;
-        ms.value = 0xff;
-        ms.start = 50;
-        ms.end = 55;
-        let mut sy: CUpti_ActivitySynchronization2 = zeroed();
-        sy.kind = CUPTI_ACTIVITY_KIND_SYNCHRONIZATION;
+        let mc = CUpti_ActivityMemcpy6 {
+            kind: CUPTI_ACTIVITY_KIND_MEMCPY,
+            bytes: 4096,
+            start: 30,
+            end: 40,
+            copyKind: 1,
+            streamId: 7,
+            correlationId: 43,
+            ..Default::default()
+        };
+        let ms = CUpti_ActivityMemset4 {
+            kind: CUPTI_ACTIVITY_KIND_MEMSET,
+            bytes: 512,
+            value: 0xff,
+            start: 50,
+            end: 55,
+            ..Default::default()
+        };
+        let mut sy = CUpti_ActivitySynchronization2 { kind: CUPTI_ACTIVITY_KIND_SYNCHRONIZATION, ..Default::default() };
         sy.r#type = 3;
         sy.start = 60;
         sy.end = 70;
         sy.streamId = 7;
         let step = CString::new("boundscope:step").expect("cstr");
-        let mut mk: CUpti_ActivityMarker2 = zeroed();
-        mk.kind = CUPTI_ACTIVITY_KIND_MARKER;
-        mk.flags = CUPTI_ACTIVITY_FLAG_MARKER_START;
-        mk.timestamp = 5;
-        mk.id = 9;
-        mk.objectKind = CUPTI_ACTIVITY_OBJECT_THREAD;
-        mk.objectId = [100, 101, 0];
-        mk.name = step.as_ptr();
+        let mk = CUpti_ActivityMarker2 {
+            kind: CUPTI_ACTIVITY_KIND_MARKER,
+            flags: CUPTI_ACTIVITY_FLAG_MARKER_START,
+            timestamp: 5,
+            id: 9,
+            objectKind: CUPTI_ACTIVITY_OBJECT_THREAD,
+            objectId: [100, 101, 0],
+            name: step.as_ptr(),
+            ..Default::default()
+        };
         let mut end = mk;
         end.flags = CUPTI_ACTIVITY_FLAG_MARKER_END;
         end.timestamp = 80;
         end.name = std::ptr::null();
-        let mut ov: CUpti_ActivityOverhead3 = zeroed();
-        ov.kind = CUPTI_ACTIVITY_KIND_OVERHEAD;
-        ov.overheadKind = 1 << 16;
-        ov.start = 90;
-        ov.end = 95;
-        let mut ex: CUpti_ActivityExternalCorrelation = zeroed();
-        ex.kind = CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION;
-        ex.externalId = 777;
-        ex.correlationId = 42;
-        ex.externalKind = 1;
+        let ov = CUpti_ActivityOverhead3 {
+            kind: CUPTI_ACTIVITY_KIND_OVERHEAD,
+            overheadKind: 1 << 16,
+            start: 90,
+            end: 95,
+            ..Default::default()
+        };
+        let ex = CUpti_ActivityExternalCorrelation {
+            kind: CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION,
+            externalId: 777,
+            correlationId: 42,
+            externalKind: 1,
+            ..Default::default()
+        };
         let records = [
-            bytes_of(&api, 0),
-            bytes_of(&drv, 0),
-            bytes_of(&api, 0),
-            bytes_of(&mc, 0),
-            bytes_of(&ms, 0),
-            bytes_of(&sy, 0),
-            bytes_of(&mk, 0),
-            bytes_of(&end, 0),
-            bytes_of(&ov, 0),
-            bytes_of(&ex, 0),
+            api.to_bytes(),
+            drv.to_bytes(),
+            api.to_bytes(),
+            mc.to_bytes(),
+            ms.to_bytes(),
+            sy.to_bytes(),
+            mk.to_bytes(),
+            end.to_bytes(),
+            ov.to_bytes(),
+            ex.to_bytes(),
         ];
         for r in &records {
             // SAFETY: pointer members are null or point to `step`.
@@ -588,7 +729,7 @@ mod tests {
         // SAFETY: no pointer members are read for these.
         unsafe {
             assert_eq!(c.convert(&unknown, &mut f, &Table), Outcome::UnknownKind(55));
-            let short = &bytes_of(&CUpti_ActivityAPI { ..zeroed() }, 0)[..20];
+            let short = &CUpti_ActivityAPI::default().to_bytes()[..20];
             let mut short = short.to_vec();
             short[..4].copy_from_slice(&CUPTI_ACTIVITY_KIND_RUNTIME.to_ne_bytes());
             assert_eq!(c.convert(&short, &mut f, &Table), Outcome::Malformed);
@@ -601,7 +742,7 @@ mod tests {
     #[test]
     fn names_of_dropped_frames_are_sent_again() {
         let name = CString::new("k").expect("cstr");
-        let k = bytes_of(&kernel9(&name), 0);
+        let k = kernel9(&name).to_bytes();
         let mut c = Converter::new();
         let mut f1 = FrameBuilder::default();
         // SAFETY: the name pointer points to `name`.
@@ -617,5 +758,97 @@ mod tests {
         // SAFETY: as above.
         unsafe { c.convert(&k, &mut f3, &Table) };
         assert_eq!(f3.records(), 1, "string already known to the reader");
+    }
+
+    #[test]
+    fn records_without_timestamps_are_dropped_and_counted() {
+        let name = CString::new("k").expect("cstr");
+        let mut c = Converter::new();
+        let mut f = FrameBuilder::default();
+        let mut k = kernel9(&name);
+        (k.start, k.end) = (0, 0);
+        let mut late = kernel9(&name);
+        late.end = 0;
+        let mut api = CUpti_ActivityAPI { kind: CUPTI_ACTIVITY_KIND_RUNTIME, cbid: 211, ..Default::default() };
+        api.start = 5;
+        let mc = CUpti_ActivityMemcpy6 { kind: CUPTI_ACTIVITY_KIND_MEMCPY, start: 10, ..Default::default() };
+        for r in [k.to_bytes(), late.to_bytes(), api.to_bytes(), mc.to_bytes()] {
+            // SAFETY: the name pointer points to `name`.
+            assert_eq!(unsafe { c.convert(&r, &mut f, &Table) }, Outcome::NoTimestamp);
+        }
+        assert_eq!((c.converted, c.no_timestamp), (0, 4));
+        assert!(f.is_empty(), "nothing sent, not even the kernel's name");
+    }
+
+    #[test]
+    fn latency_timestamps_are_kept_only_in_hardware_order() {
+        assert_eq!(latency_times(900, 950, 1_000), Some((900, 950)));
+        assert_eq!(latency_times(950, 950, 950), Some((950, 950)));
+        assert_eq!(latency_times(0, 0, 1_000), None, "not recorded (CUDA graphs)");
+        assert_eq!(latency_times(0, 950, 1_000), None);
+        assert_eq!(latency_times(960, 950, 1_000), None, "queued after submitted");
+        assert_eq!(latency_times(900, 1_100, 1_000), None, "submitted after start");
+        let name = CString::new("k").expect("cstr");
+        let mut c = Converter::new();
+        let mut f = FrameBuilder::default();
+        let mut bad = kernel9(&name);
+        bad.submitted = 2_000;
+        let mut graph = kernel9(&name);
+        (graph.queued, graph.submitted) = (0, 0);
+        for k in [kernel9(&name), bad, graph] {
+            // SAFETY: the name pointer points to `name`.
+            assert_eq!(unsafe { c.convert(&k.to_bytes(), &mut f, &Table) }, Outcome::Converted);
+        }
+        assert_eq!(c.latency_rejected, 1, "only the out-of-order one; missing ones are not errors");
+        let out = decode_all(f);
+        assert!(out[1].contains("queued_ns: 900, submitted_ns: 950"), "{}", out[1]);
+        assert!(out[2].contains("queued_ns: 0, submitted_ns: 0"), "{}", out[2]);
+        assert!(out[3].contains("queued_ns: 0, submitted_ns: 0"), "{}", out[3]);
+    }
+
+    #[test]
+    fn hot_query_calls_are_left_out_and_counted() {
+        struct Hot;
+        impl ApiNames for Hot {
+            fn api_name(&self, _domain: u32, cbid: u32) -> Option<String> {
+                Some(if cbid == 1 { "cudaGetDevice_v3020" } else { "cudaLaunchKernel_v7000" }.to_string())
+            }
+        }
+        let mut c = Converter::new();
+        let mut f = FrameBuilder::default();
+        let mut api = CUpti_ActivityAPI { kind: CUPTI_ACTIVITY_KIND_RUNTIME, cbid: 1, ..Default::default() };
+        (api.start, api.end) = (10, 20);
+        let launch = CUpti_ActivityAPI { cbid: 2, ..api };
+        for r in [api, api, launch] {
+            // SAFETY: no pointer members.
+            unsafe { c.convert(&r.to_bytes(), &mut f, &Hot) };
+        }
+        assert_eq!((c.converted, c.filtered_api), (1, 2));
+        let out = decode_all(f);
+        assert_eq!(out.len(), 2, "the launch's name and the launch: {out:?}");
+    }
+
+    #[test]
+    fn cupti_12_0_to_12_7_records_convert_at_the_end_of_a_buffer() {
+        // The smaller Memcpy5, Synchronization and Overhead records of CUPTI
+        // 12.1, each the last record of its buffer (nothing after it).
+        let v = RecordVersions::for_api_version(18).expect("12.1");
+        let mut c = Converter::for_versions(&v);
+        let mut f = FrameBuilder::default();
+        let mut mc = CUpti_ActivityMemcpy5 { kind: CUPTI_ACTIVITY_KIND_MEMCPY, bytes: 64, ..Default::default() };
+        (mc.start, mc.end, mc.correlationId) = (1, 2, 3);
+        let mut sy = CUpti_ActivitySynchronization { kind: CUPTI_ACTIVITY_KIND_SYNCHRONIZATION, ..Default::default() };
+        (sy.start, sy.end, sy.r#type) = (4, 5, 3);
+        let mut ov =
+            CUpti_ActivityOverhead { kind: CUPTI_ACTIVITY_KIND_OVERHEAD, overheadKind: 1, ..Default::default() };
+        (ov.start, ov.end) = (6, 9);
+        for r in [mc.to_bytes(), sy.to_bytes(), ov.to_bytes()] {
+            // SAFETY: no pointer members.
+            assert_eq!(unsafe { c.convert(&r, &mut f, &Table) }, Outcome::Converted, "{} bytes", r.len());
+        }
+        let out = decode_all(f);
+        assert!(out[0].contains("bytes: 64") && out[0].contains("correlation: 3"), "{}", out[0]);
+        assert!(out[1].contains("sync_type: 3"), "{}", out[1]);
+        assert!(out[2].contains("start_ns: 6, end_ns: 9") && out[2].contains("correlation: 0"), "{}", out[2]);
     }
 }

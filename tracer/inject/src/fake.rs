@@ -6,7 +6,6 @@
 
 use std::ffi::CString;
 use std::io::Write;
-use std::mem::size_of;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,19 +29,6 @@ impl ApiNames for Names {
     }
 }
 
-fn bytes_of<T: Copy>(v: &T) -> Vec<u8> {
-    let mut out = vec![0u8; size_of::<T>()];
-    // SAFETY: T is a repr(C) CUPTI record made from zeroed memory and plain
-    // fields; its size_of bytes are copied into a buffer of that size.
-    unsafe { std::ptr::copy_nonoverlapping(v as *const T as *const u8, out.as_mut_ptr(), size_of::<T>()) };
-    out
-}
-
-fn zeroed<T>() -> T {
-    // SAFETY: CUPTI records are integers, arrays and raw pointers: all-zero is valid.
-    unsafe { std::mem::zeroed() }
-}
-
 /// CUPTI-layout records of `steps` decode steps: per step an NVTX
 /// `boundscope:step` range holding `kernels` launches (runtime API record +
 /// kernel record with queued/submitted times, 5 us launch-to-start, 5 us
@@ -56,49 +42,55 @@ pub fn decode_loop_records(steps: u32, kernels: u32, pid: u32, t0: u64) -> (Vec<
     let mut corr = 1u32;
     for s in 0..steps {
         let base = t0 + u64::from(s) * 200_000;
-        let mut start: CUpti_ActivityMarker2 = zeroed();
-        start.kind = CUPTI_ACTIVITY_KIND_MARKER;
-        start.flags = CUPTI_ACTIVITY_FLAG_MARKER_START;
-        start.timestamp = base;
-        start.id = s + 1;
-        start.objectKind = CUPTI_ACTIVITY_OBJECT_THREAD;
-        start.objectId = [pid, pid, 0];
-        start.name = names[0].as_ptr();
-        out.push(bytes_of(&start));
+        let start = CUpti_ActivityMarker2 {
+            kind: CUPTI_ACTIVITY_KIND_MARKER,
+            flags: CUPTI_ACTIVITY_FLAG_MARKER_START,
+            timestamp: base,
+            id: s + 1,
+            objectKind: CUPTI_ACTIVITY_OBJECT_THREAD,
+            objectId: [pid, pid, 0],
+            name: names[0].as_ptr(),
+            ..Default::default()
+        };
+        out.push(start.to_bytes());
         for k in 0..kernels {
             let launch = base + 1_000 + u64::from(k) * 12_000;
-            let mut api: CUpti_ActivityAPI = zeroed();
-            api.kind = CUPTI_ACTIVITY_KIND_RUNTIME;
-            api.cbid = CUPTI_RUNTIME_TRACE_CBID_cudaLaunchKernel_v7000;
-            api.start = launch;
-            api.end = launch + 3_000;
-            api.processId = pid;
-            api.threadId = pid;
-            api.correlationId = corr;
-            out.push(bytes_of(&api));
-            let mut kr: CUpti_ActivityKernel9 = zeroed();
-            kr.kind = CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL;
-            kr.queued = launch + 3_100;
-            kr.submitted = launch + 3_500;
-            kr.start = launch + 5_000;
-            kr.end = launch + 10_000;
-            kr.streamId = 7;
-            kr.correlationId = corr;
-            kr.gridX = 32;
-            kr.gridY = 1;
-            kr.gridZ = 1;
-            kr.blockX = 128;
-            kr.blockY = 1;
-            kr.blockZ = 1;
-            kr.name = names[1].as_ptr();
-            out.push(bytes_of(&kr));
+            let api = CUpti_ActivityAPI {
+                kind: CUPTI_ACTIVITY_KIND_RUNTIME,
+                cbid: CUPTI_RUNTIME_TRACE_CBID_cudaLaunchKernel_v7000,
+                start: launch,
+                end: launch + 3_000,
+                processId: pid,
+                threadId: pid,
+                correlationId: corr,
+                ..Default::default()
+            };
+            out.push(api.to_bytes());
+            let kr = CUpti_ActivityKernel9 {
+                kind: CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL,
+                queued: launch + 3_100,
+                submitted: launch + 3_500,
+                start: launch + 5_000,
+                end: launch + 10_000,
+                streamId: 7,
+                correlationId: corr,
+                gridX: 32,
+                gridY: 1,
+                gridZ: 1,
+                blockX: 128,
+                blockY: 1,
+                blockZ: 1,
+                name: names[1].as_ptr(),
+                ..Default::default()
+            };
+            out.push(kr.to_bytes());
             corr += 1;
         }
         let mut end = start;
         end.flags = CUPTI_ACTIVITY_FLAG_MARKER_END;
         end.timestamp = base + 1_000 + u64::from(kernels) * 12_000 + 2_000;
         end.name = std::ptr::null();
-        out.push(bytes_of(&end));
+        out.push(end.to_bytes());
     }
     (out, names)
 }

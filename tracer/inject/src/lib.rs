@@ -13,6 +13,9 @@
 //! reports once on stderr with a `boundscope:` prefix, and turns the
 //! collector off while the program runs on unprofiled.
 //!
+//! The same library is `NVTX_INJECTION64_PATH`: its `InitializeInjectionNvtx2`
+//! forwards to the one libcupti it loaded (see [`InitializeInjectionNvtx2`]).
+//!
 //! Only `boundscope-wire`, `cupti-sys` and `libc` are linked in (rule 1).
 
 pub mod convert;
@@ -41,6 +44,16 @@ pub extern "C" fn InitializeInjection() -> i32 {
         collector::initialize();
         1
     })
+}
+
+/// Entry point called by NVTX when this library is named by
+/// `NVTX_INJECTION64_PATH` (which `boundscope profile` sets): forwards NVTX's
+/// export table to the libcupti this collector records with, so NVTX ranges
+/// always reach the copy that records. Returns 0 when NVTX should run without
+/// a tool (no libcupti, or CUPTI 13.0.0, which crashes as NVTX injection).
+#[unsafe(no_mangle)]
+pub extern "C" fn InitializeInjectionNvtx2(get_export_table: *const std::ffi::c_void) -> i32 {
+    guard("InitializeInjectionNvtx2", 0, || collector::forward_nvtx(get_export_table))
 }
 
 thread_local! {

@@ -19,6 +19,26 @@ pub struct Counters {
     pub unknown_kinds: AtomicU64,
     pub malformed: AtomicU64,
     pub buffers: AtomicU64,
+    /// Records dropped for a missing start or end.
+    pub no_timestamp: AtomicU64,
+    /// Kernels whose queued/submitted times were cleared (out of order).
+    pub latency_rejected: AtomicU64,
+    /// Hot API calls left out.
+    pub filtered_api: AtomicU64,
+}
+
+impl Counters {
+    /// Moves a converter's counts here and zeroes them; returns the records converted.
+    pub fn take_from(&self, conv: &mut crate::convert::Converter) -> u64 {
+        let converted = std::mem::take(&mut conv.converted);
+        Counters::add(&self.records, converted);
+        Counters::add(&self.unknown_kinds, std::mem::take(&mut conv.unknown_kinds));
+        Counters::add(&self.malformed, std::mem::take(&mut conv.malformed));
+        Counters::add(&self.no_timestamp, std::mem::take(&mut conv.no_timestamp));
+        Counters::add(&self.latency_rejected, std::mem::take(&mut conv.latency_rejected));
+        Counters::add(&self.filtered_api, std::mem::take(&mut conv.filtered_api));
+        converted
+    }
 }
 
 impl Counters {

@@ -108,6 +108,9 @@ impl Sender {
             unknown_kinds: c.unknown_kinds.load(Ordering::Relaxed),
             malformed: c.malformed.load(Ordering::Relaxed),
             buffers: c.buffers.load(Ordering::Relaxed),
+            no_timestamp_records: c.no_timestamp.load(Ordering::Relaxed),
+            latency_rejected: c.latency_rejected.load(Ordering::Relaxed),
+            filtered_api_calls: c.filtered_api.load(Ordering::Relaxed),
         });
         self.send(f);
     }

@@ -108,9 +108,11 @@ fn cupti_without_a_driver_is_a_reported_error() {
     assert!(o.status.success(), "{stderr}");
     assert!(stderr.contains("boundscope: no GPU activity recorded: cuptiSubscribe failed: CUPTI_ERROR_"), "{stderr}");
     let recs = records(&out);
-    assert!(recs[0].starts_with("notice 2 2: no GPU activity recorded: cuptiSubscribe failed"), "{recs:?}");
+    // Which file was loaded, and why.
+    assert_eq!(recs[0], format!("notice 0 8: libcupti {}/libcupti.so.12 (BOUNDSCOPE_CUPTI_PATH)", lib.display()));
+    assert!(recs[1].starts_with("notice 2 2: no GPU activity recorded: cuptiSubscribe failed"), "{recs:?}");
     // CUPTI 12.9 loaded (API 28), activity not active, layout verified.
-    assert_eq!(recs[1..], [format!("hello cupti=28 flags={}", HelloRec::LAYOUT_VERIFIED), "end complete=1".into()]);
+    assert_eq!(recs[2..], [format!("hello cupti=28 flags={}", HelloRec::LAYOUT_VERIFIED), "end complete=1".into()]);
     std::fs::remove_file(&out).ok();
 }
 
@@ -165,4 +167,54 @@ fn a_forked_child_exits_at_once() {
     // The parent's stream still ends properly.
     assert_eq!(records(&out).last().map(String::as_str), Some("end complete=1"));
     std::fs::remove_file(&out).ok();
+}
+
+#[test]
+fn ctrl_c_still_interrupts_a_blocking_accept() {
+    // Python installs its SIGINT handler without SA_RESTART, so a blocked
+    // accept() returns EINTR and KeyboardInterrupt is raised at once. The
+    // collector's chained handler must not turn SA_RESTART on (the accept
+    // would then be restarted and never raise).
+    let out = tmp("sigint.bsw");
+    let sock = tmp("sigint.sock");
+    let script = format!(
+        "import ctypes, os, signal, socket, threading, time\n\
+         ctypes.CDLL({:?}).InitializeInjection()\n\
+         s = socket.socket(socket.AF_UNIX); s.bind({:?}); s.listen()\n\
+         main = threading.main_thread().ident\n\
+         threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT)).start()\n\
+         t = time.time()\n\
+         try:\n    s.accept()\nexcept KeyboardInterrupt:\n    print('interrupted_after_s=%.3f' % (time.time() - t))\n",
+        cdylib().display().to_string(),
+        sock.display().to_string()
+    );
+    let child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .env("BOUNDSCOPE_OUTPUT", &out)
+        .env("BOUNDSCOPE_CUPTI_PATH", "/nonexistent/libcupti.so")
+        .env_remove("BOUNDSCOPE_SOCKET")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        println!("skipped: python3 not runnable here");
+        return;
+    };
+    let t = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if t.elapsed() > std::time::Duration::from_secs(10) {
+            child.kill().ok();
+            panic!("the blocked accept() was not interrupted by SIGINT within 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let secs: f64 = stdout.trim().trim_start_matches("interrupted_after_s=").parse().expect("seconds");
+    assert!(secs < 2.0, "KeyboardInterrupt after {secs} s");
+    assert_eq!(records(&out).last().map(String::as_str), Some("end complete=1"));
+    std::fs::remove_file(&out).ok();
+    std::fs::remove_file(&sock).ok();
 }

@@ -34,7 +34,7 @@ pub use records::*;
 
 /// Version of the byte layout of streams, frames and records. Bump it on any
 /// change; readers refuse other versions with a message saying which.
-pub const WIRE_VERSION: u16 = 1;
+pub const WIRE_VERSION: u16 = 2;
 
 /// Source id of the profiler's own records (samplers, run information) in a
 /// run file; injected processes get 1, 2, ... in order of connection.

@@ -316,6 +316,12 @@ records! {
         malformed: u64,
         /// CUPTI buffers completed.
         buffers: u64,
+        /// Records dropped because CUPTI left their start or end at 0 (incomplete records).
+        no_timestamp_records: u64,
+        /// Kernels whose queued/submitted times were out of order, and cleared.
+        latency_rejected: u64,
+        /// Hot runtime/driver query calls left out (cudaGetDevice, cuCtxGetCurrent, ...).
+        filtered_api_calls: u64,
     }
 
     /// A message for the user (why GPU activity is missing, a version warning, ...).
@@ -371,6 +377,8 @@ impl HelloRec {
     pub const LAYOUT_VERIFIED: u16 = 2;
     /// CUPTI activity collection is on (subscribe and enable succeeded).
     pub const ACTIVE: u16 = 4;
+    /// CUPTI stamps records with the collector's CLOCK_MONOTONIC (timestamp callback).
+    pub const HOST_CLOCK: u16 = 8;
 }
 
 impl ApiCallRec {
@@ -403,6 +411,10 @@ impl NoticeRec {
     pub const NO_GPU: u16 = 6;
     /// A sampler (NVML, perf) could not run.
     pub const SAMPLER: u16 = 7;
+    /// Which libcupti the collector loaded, and why that one.
+    pub const CUPTI_LIBRARY: u16 = 8;
+    /// NVTX ranges: how they reach CUPTI, or why they do not.
+    pub const NVTX: u16 = 9;
 }
 
 /// Record kind of [`StringRec`].

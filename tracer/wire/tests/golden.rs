@@ -145,6 +145,9 @@ fn sample_records() -> Vec<Record<'static>> {
             unknown_kinds: 3,
             malformed: 4,
             buffers: 5,
+            no_timestamp_records: 6,
+            latency_rejected: 7,
+            filtered_api_calls: 8,
         }),
         Record::Notice(NoticeRec { level: NoticeRec::WARNING, code: NoticeRec::UNVERIFIED_LAYOUT, message: 7 }),
         Record::Device(DeviceRec {

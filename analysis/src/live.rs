@@ -27,8 +27,8 @@
 use std::collections::VecDeque;
 
 use boundscope_trace::{
-    ActivityIn, ActivityKind, ApiCallIn, HostOpIn, HostOpKind, STEP_NVTX_NAME, StrId, Trace, TraceBuilder, Warning,
-    profiler_step_number,
+    ActivityIn, ActivityKind, ApiCallIn, EventSink, HostOpIn, HostOpKind, STEP_NVTX_NAME, StrId, Trace, TraceBuilder,
+    Warning, profiler_step_number,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
@@ -697,6 +697,28 @@ impl LiveAnalyzer {
 /// Bounds of time window `k` on the source clock.
 fn window_bounds(origin: i64, window_ns: i64, k: i64) -> (i64, i64) {
     (origin.saturating_add(k.saturating_mul(window_ns)), origin.saturating_add((k + 1).saturating_mul(window_ns)))
+}
+
+impl EventSink for LiveAnalyzer {
+    fn api_call(&mut self, c: ApiCallIn<'_>) {
+        LiveAnalyzer::api_call(self, c);
+    }
+
+    fn gpu_activity(&mut self, a: ActivityIn<'_>) {
+        LiveAnalyzer::gpu_activity(self, a);
+    }
+
+    fn host_op(&mut self, o: HostOpIn<'_>) {
+        LiveAnalyzer::host_op(self, o);
+    }
+
+    fn counter_series(&mut self, name: &str, unit: &str, device: Option<u32>) -> u32 {
+        LiveAnalyzer::counter_series(self, name, unit, device)
+    }
+
+    fn counter_sample(&mut self, series: u32, time_ns: i64, value: f64) {
+        LiveAnalyzer::counter_sample(self, series, time_ns, value);
+    }
 }
 
 fn push_sentinel(t: &mut Trace, name: StrId, device: u32, start: i64, end: i64) {

@@ -37,7 +37,7 @@ fn replay(trace: Trace, spec: LiveSpec, chunk_ns: i64) -> (Vec<WindowMetrics>, V
     let mut last_seq = 0;
     while !r.done() {
         until += chunk_ns;
-        r.feed_until(until, &mut live, usize::MAX);
+        r.feed_live(until, &mut live, usize::MAX);
         let snap = live.publish();
         assert!(snap.seq > last_seq);
         last_seq = snap.seq;

@@ -23,6 +23,9 @@ pub enum Command {
     /// Run a program (`-- CMD ...`) with CUPTI injected and perf/NVML sampling, write a run
     /// directory as records arrive, then analyze it (docs/profile.md).
     Profile(crate::profile::ProfileArgs),
+    /// Watch a workload live in the terminal: a replayed trace or run, or a simulated platform
+    /// run (docs/tui.md); `--headless` writes JSON lines instead (docs/live-json.md).
+    Top(crate::top::TopArgs),
     /// The held launcher of `profile` (internal).
     #[command(name = "__gate", hide = true)]
     Gate(crate::profile::GateArgs),

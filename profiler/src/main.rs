@@ -13,6 +13,7 @@ mod cli;
 mod export_cmd;
 mod profile;
 mod sweep_cmd;
+mod top;
 
 use std::process::ExitCode;
 
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
         cli::Command::Export(a) => export_cmd::run(&a),
         cli::Command::Sweep(a) => sweep_cmd::run(&a),
         cli::Command::Profile(a) => profile::run(&a),
+        cli::Command::Top(a) => top::run(&a),
         cli::Command::Gate(a) => return profile::gate(&a),
     };
     match result {

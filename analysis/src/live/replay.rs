@@ -3,7 +3,7 @@
 //! watermark is simply the next event's start; and the [`Pacer`] that maps
 //! wall-clock time to trace time (real time, N x, or as fast as possible).
 
-use boundscope_trace::{ActivityIn, ApiCallIn, HostOpIn, Trace};
+use boundscope_trace::{ActivityIn, ApiCallIn, EventSink, HostOpIn, Trace};
 use rustc_hash::FxHashMap;
 
 use super::LiveAnalyzer;
@@ -20,10 +20,10 @@ pub enum Speed {
 impl Speed {
     /// Parses `1`, `4`, `0.5`, `4x` or `max`.
     pub fn parse(s: &str) -> Result<Speed, String> {
-        let t = s.trim().trim_end_matches(['x', 'X']);
-        if t.eq_ignore_ascii_case("max") {
+        if s.trim().eq_ignore_ascii_case("max") {
             return Ok(Speed::Max);
         }
+        let t = s.trim().trim_end_matches(['x', 'X']);
         match t.parse::<f64>() {
             Ok(f) if (0.01..=10_000.0).contains(&f) => Ok(Speed::Times(f)),
             _ => Err(format!("speed '{s}' is not valid: give a factor from 0.01 to 10000 (1 is real time) or 'max'")),
@@ -64,6 +64,8 @@ pub struct TraceReplay {
     trace: Trace,
     /// Added to every time (a simulated run continues where its last chunk ended).
     offset_ns: i64,
+    /// Added to every non-zero correlation id (keeps chunks of one run apart).
+    corr_offset: u64,
     api: usize,
     act: usize,
     host: usize,
@@ -73,7 +75,28 @@ pub struct TraceReplay {
 
 impl TraceReplay {
     pub fn new(trace: Trace, offset_ns: i64) -> TraceReplay {
-        TraceReplay { trace, offset_ns, api: 0, act: 0, host: 0, counter: 0, series: FxHashMap::default() }
+        TraceReplay {
+            trace,
+            offset_ns,
+            corr_offset: 0,
+            api: 0,
+            act: 0,
+            host: 0,
+            counter: 0,
+            series: FxHashMap::default(),
+        }
+    }
+
+    /// Shifts the correlation ids by `offset` (a run made of several traces).
+    pub fn with_correlation_offset(mut self, offset: u64) -> TraceReplay {
+        self.corr_offset = offset;
+        self
+    }
+
+    /// The largest correlation id of the trace, shifted.
+    pub fn max_correlation(&self) -> u64 {
+        let t = &self.trace;
+        t.api.correlation.iter().chain(&t.activities.correlation).copied().max().unwrap_or(0) + self.corr_offset
     }
 
     pub fn trace(&self) -> &Trace {
@@ -116,28 +139,36 @@ impl TraceReplay {
         .map(|(k, s)| (k, s.saturating_add(o)))
     }
 
-    /// Feeds the events starting before `until` (at most `max_events`), then
-    /// moves the analyzer's watermark to the next event's start. Returns the
-    /// number of events fed.
-    pub fn feed_until(&mut self, until: i64, live: &mut LiveAnalyzer, max_events: usize) -> usize {
+    /// Feeds the events starting before `until` (at most `max_events`) into
+    /// `sink`. Returns the number of events fed.
+    pub fn feed_until(&mut self, until: i64, sink: &mut impl EventSink, max_events: usize) -> usize {
         let mut n = 0;
         while n < max_events {
             let Some((table, start)) = self.next() else { break };
             if start >= until {
                 break;
             }
-            self.feed_one(table, live);
+            self.feed_one(table, sink);
             n += 1;
         }
+        n
+    }
+
+    /// [`Self::feed_until`] into a live analysis, then moves its watermark to
+    /// the next event's start (every earlier event has been fed).
+    pub fn feed_live(&mut self, until: i64, live: &mut LiveAnalyzer, max_events: usize) -> usize {
+        let n = self.feed_until(until, live, max_events);
         if let Some(next) = self.next_start() {
             live.set_watermark(next);
         }
         n
     }
 
-    fn feed_one(&mut self, table: u8, live: &mut LiveAnalyzer) {
+    fn feed_one(&mut self, table: u8, live: &mut impl EventSink) {
         let t = &self.trace;
         let o = self.offset_ns;
+        let co = self.corr_offset;
+        let corr = |c: u64| if c == 0 { 0 } else { c + co };
         let thread =
             |idx: boundscope_trace::ThreadIdx| t.threads.get(idx.0 as usize).map_or((0, 0), |th| (th.pid, th.tid));
         match table {
@@ -150,7 +181,7 @@ impl TraceReplay {
                     tid,
                     start_ns: c.start_ns[i] + o,
                     end_ns: c.end_ns[i] + o,
-                    correlation: c.correlation[i],
+                    correlation: corr(c.correlation[i]),
                     external_id: c.external_id[i],
                 });
                 self.api += 1;
@@ -164,7 +195,7 @@ impl TraceReplay {
                     stream: a.stream[i],
                     start_ns: a.start_ns[i] + o,
                     end_ns: a.end_ns[i] + o,
-                    correlation: a.correlation[i],
+                    correlation: corr(a.correlation[i]),
                     external_id: a.external_id[i],
                     bytes: a.bytes[i],
                     queued_ns: a.queued_ns[i].map(|q| q + o),

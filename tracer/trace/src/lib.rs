@@ -13,6 +13,7 @@ pub mod error;
 pub mod kineto;
 pub mod model;
 pub mod run;
+pub mod sink;
 pub mod strings;
 pub mod time;
 
@@ -21,6 +22,7 @@ pub use diag::{Diagnostics, Location, Warning, WarningKind};
 pub use error::{ReadError, ReadErrorKind};
 pub use kineto::{read_kineto, read_kineto_bytes, read_kineto_chunked};
 pub use model::*;
+pub use sink::EventSink;
 pub use strings::{StrId, StringTable};
 
 /// Reads a trace file, choosing the reader from its content: a boundscope

@@ -1,0 +1,96 @@
+//! `boundscope top --headless`: the live analysis as JSON lines on stdout,
+//! each flushed as it is written (docs/live-json.md). One `start` line, then
+//! a `window` line per closed window and a `step` line per closed step as
+//! they become final, and at the end one `summary` line whose figures are the
+//! whole-trace window of `boundscope analyze --json` on the same run.
+
+use std::io::Write;
+
+use anyhow::Context;
+use boundscope_analysis::live::{Closed, LIVE_SCHEMA, LiveTotals};
+use boundscope_analysis::{StepMedian, WindowMetrics};
+use serde::Serialize;
+
+use super::{TopSpec, drive, whole_run};
+use crate::Failure;
+
+#[derive(Serialize)]
+struct Start<'a> {
+    schema: &'static str,
+    kind: &'static str,
+    source: &'a str,
+    gpu: &'a str,
+    simulated: bool,
+    window_ns: i64,
+    speed: String,
+}
+
+#[derive(Serialize)]
+struct Window<'a> {
+    schema: &'static str,
+    /// "window" or "step".
+    kind: &'static str,
+    #[serde(flatten)]
+    metrics: &'a WindowMetrics,
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    schema: &'static str,
+    kind: &'static str,
+    source: &'a str,
+    totals: LiveTotals,
+    steps: u64,
+    step_median: Option<&'a StepMedian>,
+    /// The whole run as one window (equal to `analyze --json`'s `trace_window`).
+    #[serde(flatten)]
+    trace_window: &'a WindowMetrics,
+}
+
+fn line(out: &mut impl Write, v: &impl Serialize) -> anyhow::Result<()> {
+    serde_json::to_writer(&mut *out, v)?;
+    out.write_all(b"\n")?;
+    out.flush().context("writing to stdout")
+}
+
+pub fn run(spec: TopSpec, out: &mut impl Write) -> Result<(), Failure> {
+    let TopSpec { source, label, gpu, simulated, speed, live, .. } = spec;
+    let start = Start {
+        schema: LIVE_SCHEMA,
+        kind: "start",
+        source: &label,
+        gpu: &gpu,
+        simulated,
+        window_ns: live.window_ns,
+        speed: speed.label(),
+    };
+    line(out, &start).map_err(Failure::input)?;
+    let mut totals = LiveTotals::default();
+    let mut steps = 0;
+    let source = drive(source, live, speed, |analyzer, snap| {
+        totals = snap.totals;
+        steps = snap.steps_total;
+        for c in analyzer.drain_closed() {
+            let (kind, metrics) = match &c {
+                Closed::Window(m) => ("window", m),
+                Closed::Step(m) => ("step", m),
+            };
+            line(out, &Window { schema: LIVE_SCHEMA, kind, metrics })?;
+        }
+        Ok(true)
+    })
+    .map_err(Failure::input)?;
+    let Some(report) = whole_run(source, &live, &label).map_err(Failure::internal)? else {
+        return Ok(());
+    };
+    let summary = Summary {
+        schema: LIVE_SCHEMA,
+        kind: "summary",
+        source: &label,
+        totals,
+        steps,
+        step_median: report.step_median.as_ref(),
+        trace_window: &report.trace_window,
+    };
+    line(out, &summary).map_err(Failure::input)
+}

@@ -1,8 +1,9 @@
 //! polars tables of an analysis: per-launch rows, per-kernel-name summary,
 //! per-step summary. Column names carry their units (`_ns`, `_bytes`, `_frac`).
 
-use boundscope_trace::{ActivityKind, Trace};
+use boundscope_trace::{ActivityKind, StrId, Trace};
 use polars::prelude::*;
+use rustc_hash::FxHashMap;
 
 use crate::launches::LaunchTable;
 use crate::window::WindowMetrics;
@@ -84,9 +85,57 @@ pub fn launches_frame(trace: &Trace, l: &LaunchTable, steps: &[(i64, i64, i64)])
 /// Per-kernel-name summary: every kernel (matched or not), grouped by name.
 /// Columns: name, count, total_ns, mean_ns, min_ns, max_ns, p50_ns,
 /// matched, mean_launch_to_start_ns; sorted by total time, descending.
+///
+/// Grouped by hand in O(n log n) over the kernels, whatever the number of
+/// distinct names: torch.compile and Triton traces carry tens of thousands,
+/// and a per-group dataframe costs far more than the group's few rows.
 pub fn kernels_frame(trace: &Trace, l: &LaunchTable) -> PolarsResult<DataFrame> {
+    let groups = kernel_groups(trace, l);
+    if groups.is_empty() {
+        return empty_kernels_frame();
+    }
+    DataFrame::new_infer_height(vec![
+        Column::new("name".into(), groups.iter().map(|g| trace.str(g.name)).collect::<Vec<&str>>()),
+        Column::new("count".into(), groups.iter().map(|g| g.count).collect::<Vec<u64>>()),
+        Column::new("total_ns".into(), groups.iter().map(|g| g.total_ns).collect::<Vec<i64>>()),
+        Column::new("mean_ns".into(), groups.iter().map(|g| g.mean_ns).collect::<Vec<f64>>()),
+        Column::new("min_ns".into(), groups.iter().map(|g| g.min_ns).collect::<Vec<i64>>()),
+        Column::new("max_ns".into(), groups.iter().map(|g| g.max_ns).collect::<Vec<i64>>()),
+        Column::new("p50_ns".into(), groups.iter().map(|g| g.p50_ns).collect::<Vec<f64>>()),
+        Column::new("matched".into(), groups.iter().map(|g| g.matched).collect::<Vec<u64>>()),
+        Column::new(
+            "mean_launch_to_start_ns".into(),
+            groups.iter().map(|g| g.mean_launch_to_start_ns).collect::<Vec<Option<f64>>>(),
+        ),
+    ])
+}
+
+/// The figures of one kernel name (one row of [`kernels_frame`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KernelGroup {
+    pub name: StrId,
+    pub count: u64,
+    /// Sum of durations, saturating (never wraps).
+    pub total_ns: i64,
+    pub mean_ns: f64,
+    pub min_ns: i64,
+    pub max_ns: i64,
+    /// Median duration (mean of the two middle ones for an even count).
+    pub p50_ns: f64,
+    /// Kernels with a launch call of their own (graph-internal ones excluded).
+    pub matched: u64,
+    /// Mean launch-to-start (clamped at 0) over the matched ones.
+    pub mean_launch_to_start_ns: Option<f64>,
+}
+
+/// Every kernel grouped by name, sorted by total time (descending), then name id.
+pub fn kernel_groups(trace: &Trace, l: &LaunchTable) -> Vec<KernelGroup> {
     let a = &trace.activities;
-    let (mut name_id, mut dur, mut l2s) = (Vec::new(), Vec::new(), Vec::new());
+    // Dense group index per name id, in order of first appearance.
+    let mut group_of: FxHashMap<StrId, u32> = FxHashMap::default();
+    let mut kernel_group: Vec<u32> = Vec::new();
+    let mut names: Vec<StrId> = Vec::new();
+    let mut l2s: Vec<Option<i64>> = Vec::new();
     // Launch rows are in activity order: walk both together.
     let mut r = 0;
     for i in 0..a.len() {
@@ -96,44 +145,65 @@ pub fn kernels_frame(trace: &Trace, l: &LaunchTable) -> PolarsResult<DataFrame> 
         if a.kind[i] != ActivityKind::Kernel {
             continue;
         }
+        let next = names.len() as u32;
+        let g = *group_of.entry(a.name[i]).or_insert(next);
+        if g == next {
+            names.push(a.name[i]);
+        }
+        kernel_group.push(g);
         let matched = r < l.len() && l.activity[r] as usize == i && !l.graph_internal[r];
-        name_id.push(a.name[i].0);
-        dur.push(a.end_ns[i] - a.start_ns[i]);
         l2s.push(matched.then(|| l.launch_to_start_ns[r].max(0)));
     }
-    let df = DataFrame::new_infer_height(vec![
-        Column::new("name_id".into(), name_id),
-        Column::new("dur_ns".into(), dur),
-        Column::new("l2s_ns".into(), l2s),
-    ])?;
-    if df.height() == 0 {
-        return empty_kernels_frame();
+    // Counting sort of the kernels by group: each group's durations end up contiguous.
+    let mut start = vec![0usize; names.len() + 1];
+    for &g in &kernel_group {
+        start[g as usize + 1] += 1;
     }
-    let summary = df.group_by(["name_id"])?.apply(|g| {
-        let dur = g.column("dur_ns")?.as_materialized_series();
-        let l2s = g.column("l2s_ns")?.as_materialized_series();
-        let count = g.height() as u64;
-        let total: i64 = dur.sum()?;
-        let matched = (l2s.len() - l2s.null_count()) as u64;
-        DataFrame::new_infer_height(vec![
-            g.column("name_id")?.head(Some(1)),
-            Column::new("count".into(), [count]),
-            Column::new("total_ns".into(), [total]),
-            Column::new("mean_ns".into(), [total as f64 / count as f64]),
-            Column::new("min_ns".into(), [dur.min::<i64>()?.unwrap_or(0)]),
-            Column::new("max_ns".into(), [dur.max::<i64>()?.unwrap_or(0)]),
-            Column::new("p50_ns".into(), [dur.median().unwrap_or(0.0)]),
-            Column::new("matched".into(), [matched]),
-            Column::new("mean_launch_to_start_ns".into(), [l2s.mean()]),
-        ])
-    })?;
-    let summary = summary
-        .sort(["total_ns", "name_id"], SortMultipleOptions::default().with_order_descending_multi([true, false]))?;
-    let ids = summary.column("name_id")?.u32()?;
-    let names: Vec<&str> = ids.iter().map(|id| id.map_or("", |id| trace.str(boundscope_trace::StrId(id)))).collect();
-    let mut out = summary.drop("name_id")?;
-    out.insert_column(0, Column::new("name".into(), names))?;
-    Ok(out)
+    for g in 0..names.len() {
+        start[g + 1] += start[g];
+    }
+    let mut fill = start.clone();
+    let mut durs = vec![0i64; kernel_group.len()];
+    let mut l2s_sum = vec![(0i128, 0u64); names.len()];
+    let mut k = 0;
+    for i in 0..a.len() {
+        if a.kind[i] != ActivityKind::Kernel {
+            continue;
+        }
+        let g = kernel_group[k] as usize;
+        durs[fill[g]] = a.end_ns[i].saturating_sub(a.start_ns[i]);
+        fill[g] += 1;
+        if let Some(v) = l2s[k] {
+            l2s_sum[g].0 += i128::from(v);
+            l2s_sum[g].1 += 1;
+        }
+        k += 1;
+    }
+    let mut out: Vec<KernelGroup> = names
+        .iter()
+        .enumerate()
+        .map(|(g, &name)| {
+            let d = &mut durs[start[g]..start[g + 1]];
+            d.sort_unstable();
+            let n = d.len();
+            let total: i128 = d.iter().map(|&x| i128::from(x)).sum();
+            let p50 = if n % 2 == 1 { d[n / 2] as f64 } else { (d[n / 2 - 1] as f64 + d[n / 2] as f64) / 2.0 };
+            let (l2s_total, matched) = l2s_sum[g];
+            KernelGroup {
+                name,
+                count: n as u64,
+                total_ns: i64::try_from(total).unwrap_or(i64::MAX),
+                mean_ns: total as f64 / n as f64,
+                min_ns: d[0],
+                max_ns: d[n - 1],
+                p50_ns: p50,
+                matched,
+                mean_launch_to_start_ns: (matched > 0).then(|| l2s_total as f64 / matched as f64),
+            }
+        })
+        .collect();
+    out.sort_by(|x, y| y.total_ns.cmp(&x.total_ns).then(x.name.cmp(&y.name)));
+    out
 }
 
 fn empty_kernels_frame() -> PolarsResult<DataFrame> {

@@ -24,9 +24,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), Failure> {
     if !(0.0..=1.0).contains(&args.min_ps) {
         return Err(Failure::input(anyhow::anyhow!("--min-ps must be between 0 and 1")));
     }
-    if !(args.launch_floor_us.is_finite() && args.launch_floor_us > 0.0) {
-        return Err(Failure::input(anyhow::anyhow!("--launch-floor-us must be a positive number of microseconds")));
-    }
+    check_common(args.launch_floor_us, args.top)?;
     // Fail on an unwritable output before reading gigabytes.
     if let Some(dir) = &args.csv {
         ensure_writable_dir(dir).map_err(Failure::input)?;
@@ -124,6 +122,26 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), Failure> {
                 eprintln!("boundscope: warning: {}: {w}", r.source);
             }
         }
+    }
+    Ok(())
+}
+
+/// Largest `--launch-floor-us`: a null-kernel launch takes a few microseconds;
+/// a second is far beyond any platform.
+const MAX_LAUNCH_FLOOR_US: f64 = 1e6;
+/// Largest `--top`: the tables, chart and report list that many names.
+const MAX_TOP: usize = 10_000;
+
+/// Checks the options `analyze` and `export` share, before any work.
+pub(crate) fn check_common(launch_floor_us: f64, top: usize) -> Result<(), Failure> {
+    if !(launch_floor_us.is_finite() && launch_floor_us > 0.0 && launch_floor_us <= MAX_LAUNCH_FLOOR_US) {
+        return Err(Failure::input(anyhow::anyhow!(
+            "--launch-floor-us must be a positive number of microseconds up to {MAX_LAUNCH_FLOOR_US} (null-kernel \
+             launches take 2 to 3 us), got {launch_floor_us}"
+        )));
+    }
+    if top > MAX_TOP {
+        return Err(Failure::input(anyhow::anyhow!("--top must be at most {MAX_TOP}, got {top}")));
     }
     Ok(())
 }

@@ -48,9 +48,7 @@ fn export_failure(e: ExportError) -> Failure {
 }
 
 pub fn run(args: &ExportArgs) -> Result<(), Failure> {
-    if !(args.launch_floor_us.is_finite() && args.launch_floor_us > 0.0) {
-        return Err(Failure::input(anyhow::anyhow!("--launch-floor-us must be a positive number of microseconds")));
-    }
+    crate::analyze_cmd::check_common(args.launch_floor_us, args.top)?;
     let exporters = exporters(args);
     // Fail on an unwritable output before reading gigabytes.
     for e in &exporters {

@@ -51,6 +51,12 @@ const DEFAULT_WORKLOAD: &str = "llama-3.2-1b:decode";
 /// Measured and warm-up steps per point of a reference workload.
 const DEFAULT_STEPS: u32 = 5;
 const DEFAULT_WARMUP: u32 = 2;
+/// Most measured steps per point: a simulated point keeps every step's events
+/// in memory (a Llama-3.2-1B decode step is about a thousand kernels), and
+/// medians settle within tens of steps.
+const MAX_STEPS: u32 = 1_000;
+/// Most warm-up steps per point: they are run (and held) only to be thrown away.
+const MAX_WARMUP: u32 = 100;
 
 /// The local GPU as a platform name.
 const GPU: &str = "gpu";
@@ -287,8 +293,18 @@ fn command_line(cmd: &[OsString]) -> String {
 /// Turns the arguments into a validated [`SweepSpec`]; errors list the valid choices.
 pub fn spec_from_args(args: &SweepArgs) -> anyhow::Result<SweepSpec> {
     let batches = parse_batches(&args.batch)?;
-    if args.steps == Some(0) {
-        return Err(anyhow!("--steps must be at least 1"));
+    if let Some(n) = args.steps
+        && !(1..=MAX_STEPS).contains(&n)
+    {
+        return Err(anyhow!(
+            "--steps must be between 1 and {MAX_STEPS}, got {n} (every step of a point is held in memory; \
+             medians settle within tens of steps)"
+        ));
+    }
+    if let Some(n) = args.warmup
+        && n > MAX_WARMUP
+    {
+        return Err(anyhow!("--warmup must be between 0 and {MAX_WARMUP}, got {n} (warm-up steps are thrown away)"));
     }
     if !(args.jitter.is_finite() && (0.0..1.0).contains(&args.jitter)) {
         return Err(anyhow!("--jitter must be at least 0 and below 1 (0.03 is about 3%), got {}", args.jitter));
@@ -1008,6 +1024,25 @@ mod tests {
             let e = parse_batches(bad).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(e.contains("malformed --batch") && e.contains("1..256"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn step_counts_have_upper_bounds() {
+        let out = tmp("bounds");
+        let mut a = args(&out);
+        for (steps, warmup, want) in [
+            (Some(0), None, "--steps must be between 1 and 1000, got 0"),
+            (Some(1_000_000), None, "--steps must be between 1 and 1000, got 1000000"),
+            (Some(u32::MAX), None, "--steps must be between 1 and 1000"),
+            (None, Some(101), "--warmup must be between 0 and 100, got 101"),
+            (None, Some(u32::MAX), "--warmup must be between 0 and 100"),
+        ] {
+            (a.steps, a.warmup) = (steps, warmup);
+            let e = err(&a);
+            assert!(e.contains(want), "{steps:?} {warmup:?}: {e}");
+        }
+        (a.steps, a.warmup) = (Some(MAX_STEPS), Some(MAX_WARMUP));
+        assert_eq!(err(&a), "accepted");
     }
 
     #[test]

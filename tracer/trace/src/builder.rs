@@ -125,6 +125,28 @@ impl TraceBuilder {
         self.trace.strings.intern(s)
     }
 
+    /// Interns the name of an event, cutting one longer than [`MAX_NAME_BYTES`]
+    /// (with a warning): such a name is damage, not a kernel, and keeping it
+    /// would cost memory in every table and report that names it.
+    fn name(&mut self, name: &str) -> StrId {
+        if name.len() <= MAX_NAME_BYTES {
+            return self.trace.strings.intern(name);
+        }
+        let mut cut = MAX_NAME_BYTES;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let len = name.len();
+        self.warn(WarningKind::LongName, || {
+            format!(
+                "a name of {len} bytes ('{}') was cut to its first {MAX_NAME_BYTES} bytes (real kernel and \
+                 operator names are far shorter)",
+                short(name)
+            )
+        });
+        self.trace.strings.intern(&name[..cut])
+    }
+
     /// The index of host thread (pid, tid), created on first sight.
     pub fn thread(&mut self, pid: i64, tid: i64) -> ThreadIdx {
         if let Some((key, idx)) = self.last_thread
@@ -152,13 +174,13 @@ impl TraceBuilder {
     }
 
     pub fn set_process_name(&mut self, pid: i64, name: &str) {
-        let id = self.intern(name);
+        let id = self.name(name);
         let p = self.process(pid);
         self.trace.processes[p].name = Some(id);
     }
 
     pub fn set_thread_name(&mut self, pid: i64, tid: i64, name: &str) {
-        let id = self.intern(name);
+        let id = self.name(name);
         let t = self.thread(pid, tid);
         self.trace.threads[t.0 as usize].name = Some(id);
     }
@@ -187,7 +209,7 @@ impl TraceBuilder {
             return;
         }
         let (kind, layer) = classify_api(c.name);
-        let name = self.intern(c.name);
+        let name = self.name(c.name);
         let thread = self.thread(c.pid, c.tid);
         let t = &mut self.trace.api;
         t.kind.push(kind);
@@ -204,7 +226,7 @@ impl TraceBuilder {
         if !self.check_range(a.kind.as_str(), a.name, a.start_ns, a.end_ns) {
             return;
         }
-        let name = self.intern(a.name);
+        let name = self.name(a.name);
         let t = &mut self.trace.activities;
         t.kind.push(a.kind);
         t.name.push(name);
@@ -226,7 +248,7 @@ impl TraceBuilder {
         if !self.check_range("host op", o.name, o.start_ns, o.end_ns) {
             return;
         }
-        let name = self.intern(o.name);
+        let name = self.name(o.name);
         let thread = self.thread(o.pid, o.tid);
         let t = &mut self.trace.host_ops;
         t.kind.push(o.kind);
@@ -241,7 +263,7 @@ impl TraceBuilder {
         if !self.check_range("GPU annotation", r.name, r.start_ns, r.end_ns) {
             return;
         }
-        let name = self.intern(r.name);
+        let name = self.name(r.name);
         let t = &mut self.trace.gpu_annotations;
         t.name.push(name);
         t.device.push(r.device);
@@ -254,7 +276,7 @@ impl TraceBuilder {
         if !self.check_range("sync", r.name, r.start_ns, r.end_ns) {
             return;
         }
-        let name = self.intern(r.name);
+        let name = self.name(r.name);
         let t = &mut self.trace.sync_events;
         t.name.push(name);
         t.device.push(r.device);
@@ -266,8 +288,8 @@ impl TraceBuilder {
 
     /// The index of a counter series, created on first sight.
     pub fn counter_series(&mut self, name: &str, unit: &str, device: Option<u32>) -> u32 {
-        let name = self.intern(name);
-        let unit = self.intern(unit);
+        let name = self.name(name);
+        let unit = self.name(unit);
         let series = CounterSeries { name, unit, device };
         let c = &mut self.trace.counters;
         if let Some(i) = c.series.iter().position(|s| *s == series) {
@@ -373,6 +395,10 @@ fn find_steps(t: &Trace) -> Vec<Step> {
     }
     steps
 }
+
+/// Longest name kept whole, in bytes. The longest real names (templated C++
+/// kernels) are a few KiB; a longer one is cut, with a warning.
+pub const MAX_NAME_BYTES: usize = 64 << 10;
 
 /// Name of the NVTX range that marks one step of a boundscope workload.
 pub const STEP_NVTX_NAME: &str = "boundscope:step";

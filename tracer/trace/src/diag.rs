@@ -41,6 +41,8 @@ pub enum WarningKind {
     IncompleteRun,
     /// Records lost by the collector (queue full, CUPTI buffer drops).
     DroppedRecords,
+    /// A name far longer than any real one, cut short.
+    LongName,
 }
 
 impl WarningKind {
@@ -55,6 +57,7 @@ impl WarningKind {
             WarningKind::TrailingData => "trailing data",
             WarningKind::IncompleteRun => "incomplete run",
             WarningKind::DroppedRecords => "dropped records",
+            WarningKind::LongName => "name cut short",
         }
     }
 }

@@ -17,7 +17,9 @@ pub mod sink;
 pub mod strings;
 pub mod time;
 
-pub use builder::{ActivityIn, ApiCallIn, HostOpIn, STEP_NVTX_NAME, StreamRangeIn, TraceBuilder, profiler_step_number};
+pub use builder::{
+    ActivityIn, ApiCallIn, HostOpIn, MAX_NAME_BYTES, STEP_NVTX_NAME, StreamRangeIn, TraceBuilder, profiler_step_number,
+};
 pub use diag::{Diagnostics, Location, Warning, WarningKind};
 pub use error::{ReadError, ReadErrorKind};
 pub use kineto::{read_kineto, read_kineto_bytes, read_kineto_chunked};

@@ -98,11 +98,14 @@ impl Reader {
                     self.base = keep_abs - s as i64;
                     self.pos = s + in_pos;
                 } else {
-                    let mut joined = Vec::with_capacity(leftover.len() + chunk.data.len() - chunk.start);
-                    joined.extend_from_slice(leftover);
-                    joined.extend_from_slice(&chunk.data[chunk.start..]);
+                    // An event larger than the free room: grow this buffer in place.
+                    // `Vec` doubles its capacity, so an event of n bytes costs O(n)
+                    // copying however many chunks it spans (a fresh buffer per
+                    // chunk would copy it once per chunk: quadratic).
+                    let keep = keep.min(self.buf.len());
+                    self.buf.drain(..keep);
+                    self.buf.extend_from_slice(&chunk.data[chunk.start..]);
                     self.src.recycle(chunk.data);
-                    self.buf = joined;
                     self.base = keep_abs;
                     self.pos = in_pos;
                 }
@@ -113,6 +116,19 @@ impl Reader {
                 Err(ReadErrorKind::Gzip { decompressed_bytes, source })
             }
         }
+    }
+
+    /// Refills, keeping the bytes from `pos` on, until at least `want` of them
+    /// are buffered or the data ends. Returns false if nothing was added.
+    fn refill_to(&mut self, want: usize) -> Result<bool, ReadErrorKind> {
+        let mut added = false;
+        while self.buf.len() - self.pos < want {
+            if !self.refill(self.pos)? {
+                break;
+            }
+            added = true;
+        }
+        Ok(added)
     }
 
     /// The next non-whitespace byte (not consumed), or `None` at the end.
@@ -149,8 +165,9 @@ impl Reader {
                     });
                 }
                 Scan::Incomplete => {
-                    let keep = self.pos;
-                    if !self.refill(keep)? {
+                    // Double what is buffered before scanning again (linear in the value's size).
+                    let want = (self.buf.len() - self.pos).saturating_mul(2).max(1);
+                    if !self.refill_to(want)? {
                         if let Scan::Complete(end) = value_end(&self.buf, self.pos, true) {
                             let start = self.pos;
                             self.pos = end;
@@ -362,7 +379,11 @@ fn next_event(
                 return Ok(outcome);
             }
             Some(Err(e)) if e.is_eof() => {
-                if !r.refill(start)? {
+                // Re-parsing after every chunk would make an event spanning many
+                // chunks quadratic: at least double what is buffered each time.
+                r.pos = start;
+                let want = (r.buf.len() - start).saturating_mul(2).max(1);
+                if !r.refill_to(want)? {
                     return Err(ReadErrorKind::Truncated { offset: r.offset(r.pos), context: ctx(r) });
                 }
             }
@@ -370,7 +391,9 @@ fn next_event(
                 // serde_json reports some cuts (a number ending in '.', say) as
                 // syntax errors: only an event complete in the buffer is malformed.
                 if !r.eof && value_end(&r.buf, start, false) == Scan::Incomplete {
-                    if !r.refill(start)? {
+                    r.pos = start;
+                    let want = (r.buf.len() - start).saturating_mul(2).max(1);
+                    if !r.refill_to(want)? {
                         return Err(ReadErrorKind::Truncated { offset: r.offset(r.pos), context: ctx(r) });
                     }
                     continue;

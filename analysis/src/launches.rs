@@ -68,7 +68,7 @@ pub fn gaps_before(trace: &Trace) -> Vec<i64> {
     for i in 0..a.len() {
         let start = a.start_ns[i];
         let e = prev_end.entry(a.device[i]).or_insert(i64::MIN);
-        gaps.push(if *e == i64::MIN { 0 } else { (start - *e).max(0) });
+        gaps.push(if *e == i64::MIN { 0 } else { start.saturating_sub(*e).max(0) });
         *e = (*e).max(a.end_ns[i]);
     }
     gaps
@@ -114,6 +114,7 @@ pub fn build_launch_table(trace: &Trace, diag: &mut boundscope_trace::Diagnostic
     let gaps = gaps_before(trace);
     let mut t = LaunchTable::default();
     let mut unmatched = Unmatched::default();
+    let (mut implausible, mut first_implausible) = (0u64, None);
     // Correlation ids of graph launches whose first kernel was already seen.
     let mut graph_heads: FxHashMap<u64, ()> = FxHashMap::default();
     for i in 0..a.len() {
@@ -128,11 +129,17 @@ pub fn build_launch_table(trace: &Trace, diag: &mut boundscope_trace::Diagnostic
         let li = l as usize;
         let (l_start, l_end) = (api.start_ns[li], api.end_ns[li]);
         let k_start = a.start_ns[i];
+        // Saturating: a launch and its kernel ~292 years apart would wrap, and are implausible anyway.
+        let l2s = k_start.saturating_sub(l_start);
+        if l2s.unsigned_abs() > MAX_LAUNCH_GAP_NS.unsigned_abs() {
+            implausible += 1;
+            first_implausible.get_or_insert((i, li, l2s));
+            continue;
+        }
         // The first-starting kernel of a graph launch stands for the launch; its
         // other kernels and its copy/fill nodes are graph-internal.
         let graph_internal = api.kind[li] == ApiKind::GraphLaunch
             && (a.kind[i] != ActivityKind::Kernel || graph_heads.insert(a.correlation[i], ()).is_some());
-        let l2s = k_start - l_start;
         let gap = gaps[i];
         let (exposed, host_wait) = if graph_internal {
             (0, false)
@@ -144,12 +151,40 @@ pub fn build_launch_table(trace: &Trace, diag: &mut boundscope_trace::Diagnostic
         t.activity.push(i as u32);
         t.api.push(l);
         t.launch_to_start_ns.push(l2s);
-        t.api_ns.push(l_end - l_start);
-        t.queue_ns.push((k_start - l_end).max(0));
+        t.api_ns.push(l_end.saturating_sub(l_start));
+        t.queue_ns.push(k_start.saturating_sub(l_end).max(0));
         t.gap_before_ns.push(gap);
         t.exposed_launch_ns.push(exposed);
         t.host_wait.push(host_wait);
         t.graph_internal.push(graph_internal);
     }
+    if let Some((i, li, l2s)) = first_implausible {
+        diag.warn_n(WarningKind::ClockProblem, implausible, None, || {
+            format!(
+                "{} '{}' (correlation {}) starts {:.1} s {} its launch call '{}': host and GPU clocks are not \
+                 one clock; such activities are left out of per-launch figures (they still count in busy time)",
+                a.kind[i].as_str(),
+                short_name(trace.str(a.name[i])),
+                a.correlation[i],
+                l2s.unsigned_abs() as f64 / 1e9,
+                if l2s > 0 { "after" } else { "before" },
+                trace.str(api.name[li])
+            )
+        });
+    }
     (t, unmatched)
+}
+
+/// Largest plausible distance between a launch call's start and its
+/// activity's start (one hour): a kernel may queue behind long work, but a
+/// launch an hour or more from its kernel means the host and GPU timestamps
+/// are not on one clock (or are damaged).
+pub const MAX_LAUNCH_GAP_NS: i64 = 3_600 * 1_000_000_000;
+
+fn short_name(name: &str) -> &str {
+    let mut end = name.len().min(80);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
 }

@@ -170,7 +170,10 @@ pub fn analyze(trace: &Trace, source: &str, spec: &AnalysisSpec) -> PolarsResult
     let depths = queue::stream_depths(trace, &launches);
     let ctx = WindowContext { trace, launches: &launches, depths: &depths, spec: spec.window };
 
-    let trace_window = ctx.metrics("trace".into(), None, i64::MIN, i64::MAX);
+    // Every event belongs to the whole-trace window; its reported bounds are
+    // the trace's real ones, not the open interval it was computed over.
+    let mut trace_window = ctx.metrics("trace".into(), None, i64::MIN, i64::MAX);
+    (trace_window.start_ns, trace_window.end_ns) = trace_bounds(trace);
     let steps: Vec<WindowMetrics> = trace
         .steps
         .iter()
@@ -248,6 +251,30 @@ pub fn analyze(trace: &Trace, source: &str, spec: &AnalysisSpec) -> PolarsResult
     Ok(Analysis { launches, report })
 }
 
+/// Start of the first event and end of the last, in ns since the origin
+/// ((0, 0) for an empty trace).
+pub fn trace_bounds(trace: &Trace) -> (i64, i64) {
+    let firsts = [
+        trace.api.start_ns.first(),
+        trace.activities.start_ns.first(),
+        trace.host_ops.start_ns.first(),
+        trace.gpu_annotations.start_ns.first(),
+        trace.sync_events.start_ns.first(),
+        trace.counters.time_ns.first(),
+    ];
+    let ends = [
+        trace.api.end_ns.iter().max(),
+        trace.activities.end_ns.iter().max(),
+        trace.host_ops.end_ns.iter().max(),
+        trace.gpu_annotations.end_ns.iter().max(),
+        trace.sync_events.end_ns.iter().max(),
+        trace.counters.time_ns.last(),
+    ];
+    let start = firsts.into_iter().flatten().copied().min().unwrap_or(0);
+    let end = ends.into_iter().flatten().copied().max().unwrap_or(start);
+    (start, end)
+}
+
 /// Medians of the window metrics over `steps`; None when there are none.
 pub fn step_median(steps: &[WindowMetrics]) -> Option<StepMedian> {
     if steps.is_empty() {
@@ -321,8 +348,8 @@ fn memory_stats(trace: &Trace) -> Vec<MemStat> {
         }
         let e = by.entry((a.kind[i], a.name[i])).or_default();
         e.0 += 1;
-        e.1 += a.bytes[i];
-        e.2 += a.end_ns[i] - a.start_ns[i];
+        e.1 = e.1.saturating_add(a.bytes[i]);
+        e.2 = e.2.saturating_add(a.end_ns[i].saturating_sub(a.start_ns[i]));
     }
     let mut out: Vec<MemStat> = by
         .into_iter()

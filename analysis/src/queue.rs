@@ -32,17 +32,17 @@ pub struct DepthSummary {
 }
 
 impl StreamDepth {
-    /// `events` are (time, +1 or -1), encoded as `time * 2 + (1 for -1)` so that
-    /// one u64-sized sort orders them by time, arrivals before departures at
-    /// equal times (a zero-latency launch never shows a negative depth).
-    fn new(device: u32, stream: u32, mut events: Vec<i64>) -> StreamDepth {
+    /// `events` are (time, 0 for +1 or 1 for -1), so that sorting orders them
+    /// by time, arrivals before departures at equal times (a zero-latency
+    /// launch never shows a negative depth). (Packing both into `time * 2 + 1`
+    /// would wrap for times beyond 2^62 ns.)
+    fn new(device: u32, stream: u32, mut events: Vec<(i64, u8)>) -> StreamDepth {
         events.sort_unstable();
         let mut time_ns: Vec<i64> = Vec::with_capacity(events.len());
         let mut depth: Vec<i32> = Vec::with_capacity(events.len());
         let mut cur = 0i32;
-        for e in events {
-            let (t, d) = (e.div_euclid(2), if e.rem_euclid(2) == 0 { 1 } else { -1 });
-            cur += d;
+        for (t, departure) in events {
+            cur = cur.saturating_add(if departure == 0 { 1 } else { -1 });
             if time_ns.last() == Some(&t) {
                 if let Some(last) = depth.last_mut() {
                     *last = cur;
@@ -57,11 +57,12 @@ impl StreamDepth {
 
     /// Summary over `[lo, hi)`, walking only the changes inside it.
     pub fn summarize(&self, lo: i64, hi: i64) -> DepthSummary {
-        let span = (hi - lo).max(0);
+        let span = hi.saturating_sub(lo).max(0);
         let first = self.time_ns.partition_point(|&x| x <= lo);
         // Depth in force at `lo`.
         let mut d = if first == 0 { 0 } else { self.depth[first - 1] };
-        let (mut t, mut area, mut gt1, mut max_depth) = (lo, 0i64, 0i64, d);
+        // The area (depth x time) in i128: a deep queue over a long window overflows an i64.
+        let (mut t, mut area, mut gt1, mut max_depth) = (lo, 0i128, 0i64, d);
         for i in first..self.time_ns.len() {
             let next = self.time_ns[i].min(hi);
             if next <= t {
@@ -72,10 +73,10 @@ impl StreamDepth {
                 max_depth = max_depth.max(d);
                 continue;
             }
-            let dt = next - t;
-            area += i64::from(d.max(0)) * dt;
+            let dt = next.saturating_sub(t);
+            area += i128::from(d.max(0)) * i128::from(dt);
             if d > 1 {
-                gt1 += dt;
+                gt1 = gt1.saturating_add(dt);
             }
             t = next;
             if self.time_ns[i] >= hi {
@@ -85,10 +86,10 @@ impl StreamDepth {
             max_depth = max_depth.max(d);
         }
         if t < hi {
-            let dt = hi - t;
-            area += i64::from(d.max(0)) * dt;
+            let dt = hi.saturating_sub(t);
+            area += i128::from(d.max(0)) * i128::from(dt);
             if d > 1 {
-                gt1 += dt;
+                gt1 = gt1.saturating_add(dt);
             }
         }
         let (mean_depth, frac) =
@@ -100,15 +101,15 @@ impl StreamDepth {
 /// Depth functions of every stream that has matched launches.
 pub fn stream_depths(trace: &Trace, launches: &LaunchTable) -> Vec<StreamDepth> {
     let a = &trace.activities;
-    let mut per_stream: FxHashMap<(u32, u32), Vec<i64>> = FxHashMap::default();
+    let mut per_stream: FxHashMap<(u32, u32), Vec<(i64, u8)>> = FxHashMap::default();
     for r in 0..launches.len() {
         if launches.graph_internal[r] {
             continue;
         }
         let i = launches.activity[r] as usize;
         let ev = per_stream.entry((a.device[i], a.stream[i])).or_default();
-        ev.push(trace.api.start_ns[launches.api[r] as usize] * 2);
-        ev.push(a.start_ns[i] * 2 + 1);
+        ev.push((trace.api.start_ns[launches.api[r] as usize], 0));
+        ev.push((a.start_ns[i], 1));
     }
     let mut out: Vec<StreamDepth> = per_stream.into_iter().map(|((d, s), ev)| StreamDepth::new(d, s, ev)).collect();
     out.sort_by_key(|s| (s.device, s.stream));
@@ -122,7 +123,7 @@ mod tests {
     #[test]
     fn depth_integrals() {
         // Two launches at 0 and 10; kernels start at 20 and 30.
-        let s = StreamDepth::new(0, 7, vec![0, 10 * 2, 20 * 2 + 1, 30 * 2 + 1]);
+        let s = StreamDepth::new(0, 7, vec![(0, 0), (10, 0), (20, 1), (30, 1)]);
         assert_eq!(s.depth, vec![1, 2, 1, 0]);
         let w = s.summarize(0, 40);
         assert_eq!(w.max_depth, 2);
@@ -137,7 +138,12 @@ mod tests {
         let w = s.summarize(10, 20);
         assert_eq!((w.max_depth, w.frac_time_depth_gt1), (2, 1.0));
         // Equal times: arrival counted before departure.
-        let z = StreamDepth::new(0, 1, vec![5 * 2, 5 * 2 + 1]);
+        let z = StreamDepth::new(0, 1, vec![(5, 1), (5, 0)]);
         assert!(z.depth.iter().all(|&d| d >= 0));
+        // Times past 2^62 ns and a window spanning the whole i64 range.
+        let far = StreamDepth::new(0, 1, vec![(i64::MAX - 10, 0), (i64::MAX - 5, 0), (i64::MAX - 1, 1)]);
+        let w = far.summarize(i64::MIN, i64::MAX);
+        assert_eq!(w.max_depth, 2);
+        assert!(w.mean_depth >= 0.0 && w.mean_depth < 1e-9);
     }
 }

@@ -21,7 +21,7 @@ impl Dist {
         values.sort_unstable();
         Dist {
             count: values.len() as u64,
-            sum_ns: values.iter().sum(),
+            sum_ns: values.iter().fold(0i64, |s, &v| s.saturating_add(v)),
             p50_ns: percentile_sorted(values, 0.50),
             p95_ns: percentile_sorted(values, 0.95),
             max_ns: values[values.len() - 1],
@@ -39,7 +39,8 @@ pub fn percentile_sorted(sorted: &[i64], q: f64) -> f64 {
             let lo = pos.floor() as usize;
             let hi = pos.ceil() as usize;
             let frac = pos - lo as f64;
-            sorted[lo] as f64 + (sorted[hi] - sorted[lo]) as f64 * frac
+            // In f64: the difference of two extreme values would wrap an i64.
+            sorted[lo] as f64 + (sorted[hi] as f64 - sorted[lo] as f64) * frac
         }
     }
 }
@@ -66,16 +67,20 @@ pub fn union_len_sorted(intervals: impl Iterator<Item = (i64, i64)>, lo: i64, hi
         match cur {
             Some((cs, ce)) if s <= ce => cur = Some((cs, ce.max(e))),
             Some((cs, ce)) => {
-                total += ce - cs;
+                total = saturating_len(total, cs, ce);
                 cur = Some((s, e));
             }
             None => cur = Some((s, e)),
         }
     }
     if let Some((cs, ce)) = cur {
-        total += ce - cs;
+        total = saturating_len(total, cs, ce);
     }
     total
+}
+
+fn saturating_len(total: i64, start: i64, end: i64) -> i64 {
+    total.saturating_add(end.saturating_sub(start))
 }
 
 #[cfg(test)]
@@ -99,6 +104,16 @@ mod tests {
         let iv = [(0, 10), (5, 15), (20, 30), (25, 26), (40, 50)];
         assert_eq!(union_len_sorted(iv.into_iter(), i64::MIN, i64::MAX), 15 + 10 + 10);
         assert_eq!(union_len_sorted(iv.into_iter(), 8, 45), 7 + 10 + 5);
+    }
+
+    #[test]
+    fn extreme_values_saturate_instead_of_wrapping() {
+        let mut v = vec![i64::MAX, i64::MAX, i64::MIN + 1];
+        let d = Dist::of(&mut v);
+        assert_eq!(d.sum_ns, i64::MAX);
+        assert!(d.p50_ns > 9.0e18 && d.p95_ns > 9.0e18);
+        let iv = [(i64::MIN + 1, 0), (1, i64::MAX)];
+        assert_eq!(union_len_sorted(iv.into_iter(), i64::MIN, i64::MAX), i64::MAX);
     }
 
     #[test]

@@ -151,7 +151,7 @@ impl WindowContext<'_> {
             match a.kind[i] {
                 ActivityKind::Kernel => {
                     kernels += 1;
-                    kernel_time += a.end_ns[i] - a.start_ns[i];
+                    kernel_time = kernel_time.saturating_add(a.end_ns[i].saturating_sub(a.start_ns[i]));
                     last_kernel_end = Some(last_kernel_end.map_or(a.end_ns[i], |e| e.max(a.end_ns[i])));
                 }
                 ActivityKind::Memcpy => memcpys += 1,
@@ -171,7 +171,7 @@ impl WindowContext<'_> {
             (Some(s), Some(e)) if e > s => (s, e),
             _ => (0, 0),
         };
-        let il = il_hi - il_lo;
+        let il = il_hi.saturating_sub(il_lo);
 
         let mut tklqt = 0i64;
         let mut tklqt_all = 0i64;
@@ -188,14 +188,14 @@ impl WindowContext<'_> {
             let raw = l.launch_to_start_ns[r];
             if is_kernel {
                 matched_kernels += 1;
-                tklqt_all += raw.max(0);
+                tklqt_all = tklqt_all.saturating_add(raw.max(0));
             }
             if l.graph_internal[r] {
                 graph_internal += u64::from(is_kernel);
                 continue;
             }
             if is_kernel || spec.include_mem {
-                tklqt += raw.max(0);
+                tklqt = tklqt.saturating_add(raw.max(0));
                 terms += 1;
             }
             if raw < 0 {
@@ -206,14 +206,18 @@ impl WindowContext<'_> {
             }
             // Only idle time inside this window's IL counts: the gap before a
             // step's first kernel may reach back into the previous step.
-            let gap = if il > 0 { l.gap_before_ns[r].min((a.start_ns[i] - il_lo).max(0)) } else { l.gap_before_ns[r] };
-            let exposed_here = raw.clamp(0, gap);
-            exposed += exposed_here;
-            if l.host_wait[r] {
-                host_wait += gap;
-                launch_bound += gap;
+            let gap = if il > 0 {
+                l.gap_before_ns[r].min(a.start_ns[i].saturating_sub(il_lo).max(0))
             } else {
-                launch_bound += exposed_here;
+                l.gap_before_ns[r]
+            };
+            let exposed_here = raw.clamp(0, gap);
+            exposed = exposed.saturating_add(exposed_here);
+            if l.host_wait[r] {
+                host_wait = host_wait.saturating_add(gap);
+                launch_bound = launch_bound.saturating_add(gap);
+            } else {
+                launch_bound = launch_bound.saturating_add(exposed_here);
             }
             counted.push(r as u32);
         }
@@ -237,7 +241,7 @@ impl WindowContext<'_> {
         let (mut sync_ns, mut sync_calls) = (0i64, 0u64);
         for i in s_lo..s_hi {
             if t.api.kind[i].is_blocking() {
-                sync_ns += t.api.end_ns[i] - t.api.start_ns[i];
+                sync_ns = sync_ns.saturating_add(t.api.end_ns[i].saturating_sub(t.api.start_ns[i]));
                 sync_calls += 1;
             }
         }
@@ -249,7 +253,7 @@ impl WindowContext<'_> {
         };
 
         let busy_frac = (il > 0).then(|| busy as f64 / il as f64);
-        let idle = il - busy;
+        let idle = il.saturating_sub(busy);
         // One scratch buffer serves the three distributions in turn.
         let mut scratch: Vec<i64> = Vec::with_capacity(counted.len());
         let mut dist = |col: &[i64]| {
@@ -278,7 +282,7 @@ impl WindowContext<'_> {
             il_ns: il,
             device,
             gpu_busy_ns: busy,
-            gpu_idle_paper_ns: il - kernel_time,
+            gpu_idle_paper_ns: il.saturating_sub(kernel_time),
             gpu_idle_ns: idle,
             busy_frac,
             exposed_launch_ns: exposed,

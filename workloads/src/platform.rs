@@ -208,20 +208,47 @@ impl Platform {
     }
 }
 
-/// Checks every number; the error names the field.
+/// Upper bounds of the platform parameters: each is about 100 times the
+/// largest value of any GPU, link or host CPU today, so that every real or
+/// imagined platform fits while values that would overflow the simulator's
+/// nanosecond arithmetic (or make no physical sense) are refused.
+mod limits {
+    /// GiB of device memory (the largest GPUs have under 300).
+    pub const MEMORY_GIB: f64 = 65_536.0;
+    /// Dense TFLOP/s (about 2,500 for the largest GPUs in bf16).
+    pub const TFLOPS: f64 = 1e6;
+    /// GB/s of memory or link bandwidth (HBM: under 10,000; links: under 1,000).
+    pub const BANDWIDTH_GBPS: f64 = 1e6;
+    /// Microseconds of any one fixed cost (launch, API call, dispatch, copy
+    /// latency, shortest kernel): real ones are 1 to 100; a second is a bound
+    /// no hardware comes near.
+    pub const COST_US: f64 = 1e6;
+    /// GFLOP or MB of an efficiency ramp's half point.
+    pub const RAMP: f64 = 1e9;
+    /// Streaming multiprocessors (about 150 today).
+    pub const SM_COUNT: u32 = 100_000;
+    /// Pending launches per stream (CUDA's queue holds about a thousand).
+    pub const QUEUE_CAPACITY: u32 = 1 << 20;
+}
+
+/// Checks every number against its physical range; the error names the
+/// field, the range and why.
 fn validate(s: &PlatformSpec) -> Result<(), (&'static str, String)> {
-    fn positive(field: &'static str, v: f64, unit: &str) -> Result<(), (&'static str, String)> {
-        if v.is_finite() && v > 0.0 {
+    fn positive(field: &'static str, v: f64, max: f64, unit: &str) -> Result<(), (&'static str, String)> {
+        if v.is_finite() && v > 0.0 && v <= max {
             Ok(())
         } else {
-            Err((field, format!("must be a positive number of {unit}, got {v}")))
+            Err((
+                field,
+                format!("must be a positive number of {unit} up to {max} (about 100x any hardware today), got {v}"),
+            ))
         }
     }
-    fn non_negative(field: &'static str, v: f64, unit: &str) -> Result<(), (&'static str, String)> {
-        if v.is_finite() && v >= 0.0 {
+    fn non_negative(field: &'static str, v: f64, max: f64, unit: &str) -> Result<(), (&'static str, String)> {
+        if v.is_finite() && (0.0..=max).contains(&v) {
             Ok(())
         } else {
-            Err((field, format!("must be zero or a positive number of {unit}, got {v}")))
+            Err((field, format!("must be between 0 and {max} {unit} (about 100x any hardware today), got {v}")))
         }
     }
     fn fraction(field: &'static str, v: f64) -> Result<(), (&'static str, String)> {
@@ -234,6 +261,7 @@ fn validate(s: &PlatformSpec) -> Result<(), (&'static str, String)> {
     fn text(field: &'static str, v: &str) -> Result<(), (&'static str, String)> {
         if v.trim().is_empty() { Err((field, "must not be empty".to_string())) } else { Ok(()) }
     }
+    use limits::*;
     text("name", &s.name)?;
     if !s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
         return Err(("name", format!("may hold only letters, digits, '-', '_' and '.', got '{}'", s.name)));
@@ -246,34 +274,37 @@ fn validate(s: &PlatformSpec) -> Result<(), (&'static str, String)> {
             format!("major version {} is not a CUDA compute capability", g.compute_capability[0]),
         ));
     }
-    if g.sm_count == 0 {
-        return Err(("gpu.sm_count", "must be at least 1".to_string()));
+    if !(1..=SM_COUNT).contains(&g.sm_count) {
+        return Err(("gpu.sm_count", format!("must be between 1 and {SM_COUNT}, got {}", g.sm_count)));
     }
-    positive("gpu.memory_gib", g.memory_gib, "GiB")?;
-    positive("gpu.peak_bf16_tflops", g.peak_bf16_tflops, "TFLOP/s")?;
-    positive("gpu.peak_fp16_tflops", g.peak_fp16_tflops, "TFLOP/s")?;
-    positive("gpu.hbm_bandwidth_gbps", g.hbm_bandwidth_gbps, "GB/s")?;
-    non_negative("gpu.min_kernel_us", g.min_kernel_us, "microseconds")?;
+    positive("gpu.memory_gib", g.memory_gib, MEMORY_GIB, "GiB")?;
+    positive("gpu.peak_bf16_tflops", g.peak_bf16_tflops, TFLOPS, "TFLOP/s")?;
+    positive("gpu.peak_fp16_tflops", g.peak_fp16_tflops, TFLOPS, "TFLOP/s")?;
+    positive("gpu.hbm_bandwidth_gbps", g.hbm_bandwidth_gbps, BANDWIDTH_GBPS, "GB/s")?;
+    non_negative("gpu.min_kernel_us", g.min_kernel_us, COST_US, "microseconds")?;
     text("gpu.gemm_kernel_bf16", &g.gemm_kernel_bf16)?;
     text("gpu.gemm_kernel_fp16", &g.gemm_kernel_fp16)?;
     let e = &g.efficiency;
     fraction("gpu.efficiency.gemm_max", e.gemm_max)?;
-    non_negative("gpu.efficiency.gemm_half_gflop", e.gemm_half_gflop, "GFLOP")?;
+    non_negative("gpu.efficiency.gemm_half_gflop", e.gemm_half_gflop, RAMP, "GFLOP")?;
     fraction("gpu.efficiency.attention_max", e.attention_max)?;
-    non_negative("gpu.efficiency.attention_half_gflop", e.attention_half_gflop, "GFLOP")?;
+    non_negative("gpu.efficiency.attention_half_gflop", e.attention_half_gflop, RAMP, "GFLOP")?;
     fraction("gpu.efficiency.memory_max", e.memory_max)?;
-    non_negative("gpu.efficiency.memory_half_mb", e.memory_half_mb, "MB")?;
+    non_negative("gpu.efficiency.memory_half_mb", e.memory_half_mb, RAMP, "MB")?;
     text("link.kind", &s.link.kind)?;
-    positive("link.bandwidth_gbps", s.link.bandwidth_gbps, "GB/s")?;
-    non_negative("link.latency_us", s.link.latency_us, "microseconds")?;
+    positive("link.bandwidth_gbps", s.link.bandwidth_gbps, BANDWIDTH_GBPS, "GB/s")?;
+    non_negative("link.latency_us", s.link.latency_us, COST_US, "microseconds")?;
     let l = &s.launch;
-    positive("launch.latency_us", l.latency_us, "microseconds")?;
-    non_negative("launch.runtime_api_us", l.runtime_api_us, "microseconds")?;
-    non_negative("launch.driver_api_us", l.driver_api_us, "microseconds")?;
-    non_negative("launch.memcpy_api_us", l.memcpy_api_us, "microseconds")?;
-    non_negative("launch.sync_api_us", l.sync_api_us, "microseconds")?;
-    if l.queue_capacity == 0 {
-        return Err(("launch.queue_capacity", "must be at least 1 pending launch".to_string()));
+    positive("launch.latency_us", l.latency_us, COST_US, "microseconds")?;
+    non_negative("launch.runtime_api_us", l.runtime_api_us, COST_US, "microseconds")?;
+    non_negative("launch.driver_api_us", l.driver_api_us, COST_US, "microseconds")?;
+    non_negative("launch.memcpy_api_us", l.memcpy_api_us, COST_US, "microseconds")?;
+    non_negative("launch.sync_api_us", l.sync_api_us, COST_US, "microseconds")?;
+    if !(1..=QUEUE_CAPACITY).contains(&l.queue_capacity) {
+        return Err((
+            "launch.queue_capacity",
+            format!("must be between 1 and {QUEUE_CAPACITY} pending launches, got {}", l.queue_capacity),
+        ));
     }
     let h = &s.host;
     text("host.cpu", &h.cpu)?;
@@ -290,7 +321,7 @@ fn validate(s: &PlatformSpec) -> Result<(), (&'static str, String)> {
         ("host.autograd_us", h.autograd_us),
         ("host.transfer_us", h.transfer_us),
     ] {
-        non_negative(field, v, "microseconds")?;
+        non_negative(field, v, COST_US, "microseconds")?;
     }
     Ok(())
 }
@@ -357,5 +388,22 @@ mod tests {
         assert!(e.contains("elementwse_us"), "{e}");
         let e = err(&h100_text().replace("queue_capacity = 1024", "queue_capacity = 0"));
         assert!(e.contains("`launch.queue_capacity`"), "{e}");
+    }
+
+    /// Huge but finite values used to overflow the simulator into *faster* steps.
+    #[test]
+    fn values_beyond_physical_ranges_name_the_field_and_range() {
+        for (from, to, field) in [
+            ("hbm_bandwidth_gbps = 2000", "hbm_bandwidth_gbps = 1e300", "`gpu.hbm_bandwidth_gbps`"),
+            ("peak_bf16_tflops = 756", "peak_bf16_tflops = 1e30", "`gpu.peak_bf16_tflops`"),
+            ("elementwise_us", "elementwise_us = 1e18 #", "`host.elementwise_us`"),
+            ("queue_capacity = 1024", "queue_capacity = 4000000000", "`launch.queue_capacity`"),
+            ("latency_us = 2.37", "latency_us = 1e20", "`launch.latency_us`"),
+        ] {
+            let text = h100_text().replacen(from, to, 1);
+            assert_ne!(text, h100_text(), "{from}");
+            let e = err(&text);
+            assert!(e.contains(field) && (e.contains("up to") || e.contains("between")), "{from}: {e}");
+        }
     }
 }

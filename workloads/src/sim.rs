@@ -65,7 +65,19 @@ pub enum SimError {
     NoSteps,
     #[error("--jitter must be between 0 and 1 (a log-standard-deviation; 0.05 is 5%), got {0}")]
     BadJitter(f64),
+    /// The simulated clock ran past [`HORIZON_NS`]: the platform's costs or the
+    /// workload are far outside any real system (checked arithmetic, not a wrap).
+    #[error(
+        "the simulated run passes {} years at step {step}: the platform's costs are far outside any real \
+         system; check its file",
+        HORIZON_NS / 31_536_000_000_000_000
+    )]
+    PastHorizon { step: u32 },
 }
+
+/// Latest simulated time (about 73 years): far past any real run, and far
+/// inside the trace model's accepted range, so every sum below it is exact.
+pub const HORIZON_NS: i64 = 1 << 61;
 
 /// What one simulation produced.
 #[derive(Debug, Clone)]
@@ -127,8 +139,11 @@ impl Jitter {
         (self.sigma * z - 0.5 * self.sigma * self.sigma).exp()
     }
 
+    /// A jittered duration in ns, clamped to `[0, HORIZON_NS]` (a float
+    /// cast saturates, and a saturated value would wrap the next sum).
     fn ns(&mut self, base: f64) -> i64 {
-        (base * self.factor()).round() as i64
+        let v = (base * self.factor()).round();
+        if v.is_nan() { HORIZON_NS } else { (v as i64).clamp(0, HORIZON_NS) }
     }
 }
 
@@ -167,9 +182,10 @@ impl Timeline<'_> {
     fn launch(&mut self, call: &str, api_us: f64, activity: ActivityIn<'_>, dur_ns: f64, tid: i64, ext: u64) -> i64 {
         let call_start = self.host;
         let ready = self.wait_for_slot();
-        let call_end = ready + self.jitter.ns(api_us * 1e3);
-        let start = (call_start + self.latency_ns.round() as i64).max(self.gpu_free).max(ready);
-        let end = start + self.jitter.ns(dur_ns).max(1);
+        let call_end = ready.saturating_add(self.jitter.ns(api_us * 1e3));
+        let latency = (self.latency_ns.round() as i64).clamp(0, HORIZON_NS);
+        let start = call_start.saturating_add(latency).max(self.gpu_free).max(ready);
+        let end = start.saturating_add(self.jitter.ns(dur_ns).max(1));
         self.correlation += 1;
         let corr = self.correlation;
         self.b.api_call(ApiCallIn {
@@ -197,7 +213,7 @@ impl Timeline<'_> {
     /// A synchronizing call: the host waits for the stream to drain.
     fn sync(&mut self, call: &str, tid: i64) {
         let start = self.host;
-        let end = start.max(self.gpu_free) + self.jitter.ns(self.platform.spec.launch.sync_api_us * 1e3);
+        let end = start.max(self.gpu_free).saturating_add(self.jitter.ns(self.platform.spec.launch.sync_api_us * 1e3));
         self.b.api_call(ApiCallIn {
             name: call,
             pid: PID,
@@ -274,11 +290,14 @@ pub fn simulate(program: &Program, platform: &Platform, spec: &SimSpec) -> Resul
                 HostThread::Main => MAIN_TID,
                 HostThread::Autograd => AUTOGRAD_TID,
             };
+            if tl.host.max(tl.gpu_free) > HORIZON_NS {
+                return Err(SimError::PastHorizon { step });
+            }
             if op.python {
-                tl.host += tl.jitter.ns(python_ns);
+                tl.host = tl.host.saturating_add(tl.jitter.ns(python_ns));
             }
             let op_start = tl.host;
-            tl.host += tl.jitter.ns(op_base[i]);
+            tl.host = tl.host.saturating_add(tl.jitter.ns(op_base[i]));
             external += 1;
             match op.action {
                 Action::None => {}
@@ -313,6 +332,9 @@ pub fn simulate(program: &Program, platform: &Platform, spec: &SimSpec) -> Resul
         // A step ends when its last GPU work has; programs end with a sync, so
         // this only matters for one that does not.
         let step_end = tl.host.max(tl.gpu_free);
+        if step_end > HORIZON_NS {
+            return Err(SimError::PastHorizon { step });
+        }
         let warmup = step < spec.warmup_steps;
         tl.b.host_op(HostOpIn {
             kind: HostOpKind::Nvtx,
@@ -420,6 +442,32 @@ mod tests {
     /// step 0-38,501
     /// TKLQT = (14,000 - 11,000) + (34,000 - 18,500) = 18,500
     /// ```
+    /// Values the platform check refuses, fed in anyway: the run stops at the
+    /// horizon with an error instead of wrapping into shorter steps.
+    #[test]
+    fn huge_costs_stop_at_the_horizon_instead_of_wrapping() {
+        let program = two_kernel_program();
+        let base = run(&program, &paper_platform(1024), &spec(2, 0.0, 0));
+        assert!(base.step_ns.iter().all(|&s| s > 0));
+        let mut huge = [paper_platform(1024), paper_platform(1024), paper_platform(1024), paper_platform(1024)];
+        huge[0].spec.host.elementwise_us = 1e18;
+        huge[1].spec.gpu.hbm_bandwidth_gbps = 1e-300;
+        huge[2].spec.launch.latency_us = 1e300;
+        huge[3].spec.host.python_us = f64::INFINITY;
+        for (i, p) in huge.iter().enumerate() {
+            match simulate(&program, p, &spec(2, 0.03, 1)) {
+                Err(SimError::PastHorizon { step: 0 }) => {}
+                Err(e) => panic!("{i}: {e}"),
+                Ok(r) => panic!("{i}: steps {:?}", r.step_ns),
+            }
+        }
+        // Large but in range: slower, never faster.
+        let mut slow = paper_platform(1024);
+        slow.spec.host.elementwise_us = 1e6;
+        let r = run(&program, &slow, &spec(2, 0.0, 0));
+        assert!(r.step_ns.iter().zip(&base.step_ns).all(|(s, b)| s > b), "{:?} vs {:?}", r.step_ns, base.step_ns);
+    }
+
     #[test]
     fn two_kernel_program_matches_the_paper_timeline() {
         let platform = paper_platform(1024);

@@ -196,7 +196,19 @@ impl TraceBuilder {
     fn check_range(&mut self, what: &str, name: &str, start_ns: i64, end_ns: i64) -> bool {
         if end_ns < start_ns {
             self.warn(WarningKind::NegativeDuration, || {
-                format!("{what} '{}' has negative duration {} ns; event skipped", short(name), end_ns - start_ns)
+                let dur = i128::from(end_ns) - i128::from(start_ns);
+                format!("{what} '{}' has negative duration {dur} ns; event skipped", short(name))
+            });
+            return false;
+        }
+        if !time_in_range(start_ns) || !time_in_range(end_ns) {
+            self.warn(WarningKind::ClockProblem, || {
+                format!(
+                    "{what} '{}' at {start_ns}..{end_ns} ns lies more than {} years from the clock's zero; \
+                     event skipped",
+                    short(name),
+                    MAX_ABS_TIME_NS / YEAR_NS
+                )
             });
             return false;
         }
@@ -222,9 +234,23 @@ impl TraceBuilder {
         t.external_id.push(c.external_id);
     }
 
-    pub fn gpu_activity(&mut self, a: ActivityIn<'_>) {
+    pub fn gpu_activity(&mut self, mut a: ActivityIn<'_>) {
         if !self.check_range(a.kind.as_str(), a.name, a.start_ns, a.end_ns) {
             return;
+        }
+        for (field, t) in [("queued", &mut a.queued_ns), ("submitted", &mut a.submitted_ns)] {
+            if let Some(v) = *t
+                && !time_in_range(v)
+            {
+                *t = None;
+                self.trace.diagnostics.warn(WarningKind::IgnoredField, self.location, || {
+                    format!(
+                        "{} '{}': \"{field}\" time {v} ns is out of range; field ignored",
+                        a.kind.as_str(),
+                        short(a.name)
+                    )
+                });
+            }
         }
         let name = self.name(a.name);
         let t = &mut self.trace.activities;
@@ -300,6 +326,15 @@ impl TraceBuilder {
     }
 
     pub fn counter_sample(&mut self, series: u32, time_ns: i64, value: f64) {
+        if !time_in_range(time_ns) {
+            self.warn(WarningKind::ClockProblem, || {
+                format!(
+                    "counter sample at {time_ns} ns lies more than {} years from the clock's zero; skipped",
+                    MAX_ABS_TIME_NS / YEAR_NS
+                )
+            });
+            return;
+        }
         let c = &mut self.trace.counters;
         c.series_idx.push(series);
         c.time_ns.push(time_ns);
@@ -396,6 +431,18 @@ fn find_steps(t: &Trace) -> Vec<Step> {
     steps
 }
 
+/// Largest distance of an event time from its clock's zero (about 146 years):
+/// Kineto's epoch microseconds and CUPTI's nanoseconds are far inside it. With
+/// every accepted time within it, the difference of any two times (durations,
+/// launch-to-start, the shift to the trace origin) fits in an `i64`.
+pub const MAX_ABS_TIME_NS: i64 = (1 << 62) - 1;
+
+const YEAR_NS: i64 = 365 * 24 * 3600 * 1_000_000_000;
+
+fn time_in_range(t: i64) -> bool {
+    (-MAX_ABS_TIME_NS..=MAX_ABS_TIME_NS).contains(&t)
+}
+
 /// Longest name kept whole, in bytes. The longest real names (templated C++
 /// kernels) are a few KiB; a longer one is cut, with a warning.
 pub const MAX_NAME_BYTES: usize = 64 << 10;
@@ -453,6 +500,28 @@ mod tests {
         assert_eq!(t.diagnostics.count(WarningKind::NegativeDuration), 1);
         let w = &t.diagnostics.warnings()[0];
         assert_eq!(w.first_location, Some(Location { event_index: 5, byte_offset: 99 }));
+    }
+
+    #[test]
+    fn times_beyond_the_range_are_skipped_or_ignored_and_counted() {
+        let mut b = TraceBuilder::new("test");
+        b.api_call(call("cudaLaunchKernel", i64::MIN, 0, 1));
+        b.api_call(call("cudaLaunchKernel", 0, i64::MAX, 2));
+        let mut a = ActivityIn::new(ActivityKind::Kernel, "k", 0, 7, 10, 20);
+        a.queued_ns = Some(i64::MIN);
+        a.submitted_ns = Some(5);
+        b.gpu_activity(a);
+        let s = b.counter_series("util", "%", None);
+        b.counter_sample(s, i64::MAX, 1.0);
+        // Ends before it starts by more than i64 can hold: counted, not wrapped.
+        b.api_call(call("cudaLaunchKernel", i64::MAX, i64::MIN, 3));
+        let t = b.finish();
+        assert!(t.api.is_empty() && t.counters.is_empty());
+        assert_eq!(t.activities.len(), 1);
+        assert_eq!((t.activities.queued_ns[0], t.activities.submitted_ns[0]), (None, Some(-5)));
+        assert_eq!(t.diagnostics.count(WarningKind::ClockProblem), 3);
+        assert_eq!(t.diagnostics.count(WarningKind::IgnoredField), 1);
+        assert_eq!(t.diagnostics.count(WarningKind::NegativeDuration), 1);
     }
 
     #[test]

@@ -43,6 +43,11 @@ pub enum WarningKind {
     DroppedRecords,
     /// A name far longer than any real one, cut short.
     LongName,
+    /// Times no clock can produce (beyond about 146 years from its zero), or a
+    /// launch and its kernel implausibly far apart: left out of the figures.
+    ClockProblem,
+    /// An optional field of an unexpected type or value: the event is kept, the field ignored.
+    IgnoredField,
 }
 
 impl WarningKind {
@@ -58,6 +63,8 @@ impl WarningKind {
             WarningKind::IncompleteRun => "incomplete run",
             WarningKind::DroppedRecords => "dropped records",
             WarningKind::LongName => "name cut short",
+            WarningKind::ClockProblem => "clock problem",
+            WarningKind::IgnoredField => "field ignored",
         }
     }
 }

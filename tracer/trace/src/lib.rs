@@ -18,7 +18,8 @@ pub mod strings;
 pub mod time;
 
 pub use builder::{
-    ActivityIn, ApiCallIn, HostOpIn, MAX_NAME_BYTES, STEP_NVTX_NAME, StreamRangeIn, TraceBuilder, profiler_step_number,
+    ActivityIn, ApiCallIn, HostOpIn, MAX_ABS_TIME_NS, MAX_NAME_BYTES, STEP_NVTX_NAME, StreamRangeIn, TraceBuilder,
+    profiler_step_number,
 };
 pub use diag::{Diagnostics, Location, Warning, WarningKind};
 pub use error::{ReadError, ReadErrorKind};

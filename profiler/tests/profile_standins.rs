@@ -247,3 +247,23 @@ fn a_hanging_exit_flush_does_not_hang_the_program() {
     assert!(t.elapsed() < Duration::from_secs(15), "took {:?}", t.elapsed());
     std::fs::remove_dir_all(&out).ok();
 }
+
+#[test]
+fn without_the_timestamp_callback_anchors_put_cupti_times_on_the_host_clock() {
+    let Some(s) = standins() else { return };
+    // The stand-in's own clock runs 5000 s ahead of CLOCK_MONOTONIC.
+    let (o, out) = profile(s, "anchors", &[], &["4", "4"], &[("BOUNDSCOPE_HOST_CLOCK", "0")]);
+    let stdout = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(stdout.contains("clock CUPTI's, anchored to CLOCK_MONOTONIC"), "{stdout}");
+    let t = analyze(&out);
+    assert_eq!(t["trace_window"]["kernels"], 16);
+    assert_eq!(t["trace_window"]["launch_to_start"]["max_ns"].as_i64(), Some(5_000));
+    // Steps (NVTX, CUPTI clock) and perf samples (host clock) share one
+    // timeline: the steps fall inside the program's run, not 5000 s away.
+    let steps = t["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 4);
+    let last_end = steps.iter().filter_map(|s| s["end_ns"].as_i64()).max().unwrap_or(i64::MAX);
+    assert!(last_end < 60_000_000_000, "steps end {last_end} ns after the trace origin");
+    std::fs::remove_dir_all(&out).ok();
+}

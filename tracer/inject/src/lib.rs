@@ -9,7 +9,7 @@
 //! sender thread writes frames to the Unix socket named by
 //! `BOUNDSCOPE_SOCKET` (or the file `BOUNDSCOPE_OUTPUT`). The program is never
 //! blocked (a full queue drops and counts) and never taken down: every
-//! `extern "C"` entry point runs under [`guard`], which catches panics,
+//! `extern "C"` entry point runs under `guard`, which catches panics,
 //! reports once on stderr with a `boundscope:` prefix, and turns the
 //! collector off while the program runs on unprofiled.
 //!

@@ -5,9 +5,9 @@
 //! Chrome trace next to the records.
 //!
 //! Order of events: private socket directory; GPU plan (driver, injected
-//! library, CUPTI for NVTX, NVML); the program launched held; perf counters
-//! attached to its pid; samplers started; run information written; program
-//! released; wait (Ctrl-C: the program gets it too; a second one stops
+//! library, the libcupti the collector is to load, NVML); the program
+//! launched held; perf counters attached to its pid; samplers started; run
+//! information written; program released; wait (Ctrl-C: the program gets it too; a second one stops
 //! waiting; `--duration`: the program is interrupted); connections drained;
 //! end record; analysis and outputs. Layout and variables: docs/profile.md.
 

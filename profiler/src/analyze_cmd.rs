@@ -68,12 +68,12 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), Failure> {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("creating {}", dir.display()))
                 .map_err(Failure::input)?;
-            csv::write_analysis_csv(&trace, &analysis, &dir).map_err(Failure::input)?;
+            csv::write_analysis_csv(&trace, &analysis, &dir).map_err(Failure::export)?;
         }
         if let Some(dir) = &args.parquet {
             let dir = if args.traces.len() > 1 { dir.join(label) } else { dir.clone() };
             ensure_writable_dir(&dir).map_err(Failure::input)?;
-            parquet::write_analysis_parquet(&trace, &analysis, &dir).map_err(Failure::input)?;
+            parquet::write_analysis_parquet(&trace, &analysis, &dir).map_err(Failure::export)?;
         }
         reports.push(analysis.report);
     }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use boundscope_analysis::{AdviceSpec, AnalysisSpec, WindowSpec, analyze};
 use boundscope_reports::text::fmt_bytes;
 use boundscope_reports::{
-    ChromeExporter, CsvExporter, ExportError, ExportInput, Exporter, MarkdownExporter, ParquetExporter, PlotsExporter,
+    ChromeExporter, CsvExporter, ExportInput, Exporter, MarkdownExporter, ParquetExporter, PlotsExporter,
 };
 use boundscope_trace::read_trace;
 
@@ -36,15 +36,6 @@ fn exporters(args: &ExportArgs) -> Vec<Box<dyn Exporter>> {
         out.push(Box::new(MarkdownExporter { path: path.clone(), plots_dir: args.plots.clone() }));
     }
     out
-}
-
-/// Output problems are the user's to fix (exit code 2); a table or plot that
-/// cannot be built is a bug (exit code 1).
-fn export_failure(e: ExportError) -> Failure {
-    match e {
-        ExportError::Io { .. } => Failure::input(e),
-        ExportError::Table { .. } | ExportError::Plot { .. } => Failure::internal(e),
-    }
 }
 
 pub fn run(args: &ExportArgs) -> Result<(), Failure> {
@@ -89,7 +80,7 @@ pub fn run(args: &ExportArgs) -> Result<(), Failure> {
     let input = ExportInput { trace: &trace, analysis: &analysis };
     for e in &exporters {
         let t = Instant::now();
-        let files = e.export(&input).map_err(export_failure)?;
+        let files = e.export(&input).map_err(Failure::export)?;
         let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
         say(format!(
             "  wrote {} ({} file(s), {}) in {:.2} s\n",

@@ -38,6 +38,16 @@ impl Failure {
     pub fn internal(error: impl Into<anyhow::Error>) -> Failure {
         Failure { code: 1, error: error.into() }
     }
+
+    /// The one mapping of output failures, for every command: a file that
+    /// cannot be written (full disk, permissions) is the user's to fix (2); a
+    /// table or plot that cannot be built is a bug (1).
+    pub fn export(error: boundscope_reports::ExportError) -> Failure {
+        match error {
+            boundscope_reports::ExportError::Io { .. } => Failure::input(error),
+            _ => Failure::internal(error),
+        }
+    }
 }
 
 fn main() -> ExitCode {

@@ -17,10 +17,8 @@ use crate::tables::{TABLES, analysis_frame};
 /// Writes `df` as CSV to `path` (atomically).
 pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<(), ExportError> {
     let mut f = AtomicFile::create(path)?;
-    CsvWriter::new(&mut f)
-        .include_header(true)
-        .finish(df)
-        .map_err(|e| ExportError::Table { path: path.to_path_buf(), error: e })?;
+    let written = CsvWriter::new(&mut f).include_header(true).finish(df);
+    written.map_err(|e| f.writer_failed(e))?;
     f.commit()
 }
 

@@ -30,6 +30,86 @@ impl ExportError {
     pub(crate) fn io(path: &Path, error: io::Error) -> Self {
         ExportError::Io { path: path.to_path_buf(), error }
     }
+
+    /// A polars failure while writing `path`: an I/O error inside it (a full
+    /// disk, say) is the user's to fix like any other write error; anything
+    /// else is a table that could not be built.
+    pub(crate) fn polars(path: &Path, error: polars::error::PolarsError) -> Self {
+        match error {
+            polars::error::PolarsError::IO { error, msg } => {
+                let text = match msg {
+                    Some(m) => format!("{error} ({m})"),
+                    None => error.to_string(),
+                };
+                ExportError::Io { path: path.to_path_buf(), error: io::Error::new(error.kind(), text) }
+            }
+            error => ExportError::Table { path: path.to_path_buf(), error },
+        }
+    }
+}
+
+/// Fault injection for tests: a global budget of bytes that the files of
+/// this module may still write before every write fails with ENOSPC, as on a
+/// full disk. Off (unlimited) unless a test sets it.
+#[doc(hidden)]
+pub mod fault {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    static BUDGET: AtomicI64 = AtomicI64::new(-1);
+
+    /// Sets the budget (`None`: unlimited).
+    pub fn set_write_budget(bytes: Option<u64>) {
+        BUDGET.store(bytes.map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX)), Ordering::SeqCst);
+    }
+
+    /// Takes up to `want` bytes from the budget: how many may be written.
+    pub(crate) fn take(want: usize) -> std::io::Result<usize> {
+        let mut cur = BUDGET.load(Ordering::SeqCst);
+        loop {
+            if cur < 0 {
+                return Ok(want);
+            }
+            if cur == 0 {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
+            let n = cur.min(want as i64);
+            match BUDGET.compare_exchange(cur, cur - n, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return Ok(n as usize),
+                Err(v) => cur = v,
+            }
+        }
+    }
+}
+
+/// The file under a temporary name, its writes subject to [`fault`]; keeps
+/// the first write error, for writers (parquet) that report it as text.
+#[derive(Debug)]
+struct Budgeted {
+    file: File,
+    error: Option<(io::ErrorKind, Option<i32>, String)>,
+}
+
+impl Budgeted {
+    fn keep<T>(&mut self, r: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &r
+            && self.error.is_none()
+        {
+            self.error = Some((e.kind(), e.raw_os_error(), e.to_string()));
+        }
+        r
+    }
+}
+
+impl Write for Budgeted {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = fault::take(buf.len()).and_then(|n| self.file.write(&buf[..n]));
+        self.keep(r)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let r = self.file.flush();
+        self.keep(r)
+    }
 }
 
 /// A file being written under a temporary name; [`AtomicFile::commit`] renames it.
@@ -37,7 +117,7 @@ impl ExportError {
 pub struct AtomicFile {
     path: PathBuf,
     tmp: PathBuf,
-    out: Option<BufWriter<File>>,
+    out: Option<BufWriter<Budgeted>>,
 }
 
 impl AtomicFile {
@@ -45,21 +125,46 @@ impl AtomicFile {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
         let f = File::create(&tmp).map_err(|e| ExportError::io(path, e))?;
-        Ok(AtomicFile { path: path.to_path_buf(), tmp, out: Some(BufWriter::with_capacity(1 << 20, f)) })
+        let out = BufWriter::with_capacity(1 << 20, Budgeted { file: f, error: None });
+        Ok(AtomicFile { path: path.to_path_buf(), tmp, out: Some(out) })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Flushes, syncs and renames into place.
+    /// The first error a write to the file met, if any.
+    pub fn write_error(&self) -> Option<io::Error> {
+        let (kind, raw, text) = self.out.as_ref()?.get_ref().error.clone()?;
+        Some(raw.map_or_else(|| io::Error::new(kind, text), io::Error::from_raw_os_error))
+    }
+
+    /// The error of a formatter (polars) that failed writing into this file:
+    /// the file's own write error when there was one (a full disk, reported
+    /// by some writers only as text), else `error` as it is.
+    pub fn writer_failed(&self, error: polars::error::PolarsError) -> ExportError {
+        match self.write_error() {
+            Some(e) => ExportError::io(&self.path, e),
+            None => ExportError::polars(&self.path, error),
+        }
+    }
+
+    /// Flushes, syncs and renames into place. On failure the temporary file
+    /// is removed: the last buffered bytes reach the disk only here, so this
+    /// is where a full disk is most often found.
     pub fn commit(mut self) -> Result<(), ExportError> {
         let path = self.path.clone();
-        if let Some(out) = self.out.take() {
-            let f = out.into_inner().map_err(|e| ExportError::io(&path, e.into_error()))?;
-            f.sync_all().map_err(|e| ExportError::io(&path, e))?;
+        let result = (|| {
+            if let Some(out) = self.out.take() {
+                let f = out.into_inner().map_err(|e| ExportError::io(&path, e.into_error()))?;
+                f.file.sync_all().map_err(|e| ExportError::io(&path, e))?;
+            }
+            fs::rename(&self.tmp, &self.path).map_err(|e| ExportError::io(&path, e))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&self.tmp);
         }
-        fs::rename(&self.tmp, &self.path).map_err(|e| ExportError::io(&path, e))
+        result
     }
 }
 

@@ -15,10 +15,8 @@ use crate::tables::{TABLES, analysis_frame};
 /// Writes `df` as Parquet to `path` (atomically).
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), ExportError> {
     let mut f = AtomicFile::create(path)?;
-    ParquetWriter::new(&mut f)
-        .with_compression(ParquetCompression::Zstd(None))
-        .finish(df)
-        .map_err(|e| ExportError::Table { path: path.to_path_buf(), error: e })?;
+    let written = ParquetWriter::new(&mut f).with_compression(ParquetCompression::Zstd(None)).finish(df);
+    written.map_err(|e| f.writer_failed(e))?;
     f.commit()
 }
 

@@ -12,7 +12,8 @@ use boundscope_analysis::live::{LiveAnalyzer, LiveSpec, Pacer, Speed, TraceRepla
 use boundscope_tui::{Control, Feed, Header, LogStream, Mode, Stats, UiOptions};
 
 fn main() -> std::io::Result<()> {
-    let mut path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/traces/v100_train_ns_timestamps.json.gz").to_string();
+    let mut path =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/traces/v100_train_ns_timestamps.json.gz").to_string();
     let (mut speed, mut window_ms, mut ascii) = (Speed::Times(1.0), 10i64, false);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -62,7 +63,10 @@ fn main() -> std::io::Result<()> {
             if replay.done() {
                 let offset = replay.end_ns() + 1_000_000;
                 round += 1;
-                send(Feed::Log { stream: LogStream::Stdout, line: format!("round {round} of the trace starts at t+{:.3}s", offset as f64 / 1e9) });
+                send(Feed::Log {
+                    stream: LogStream::Stdout,
+                    line: format!("round {round} of the trace starts at t+{:.3}s", offset as f64 / 1e9),
+                });
                 // Each round gets its own correlation ids.
                 let corr = replay.max_correlation() + 1;
                 replay = TraceReplay::new(trace.clone(), offset).with_correlation_offset(corr);

@@ -362,7 +362,7 @@ impl App {
         }
     }
 
-    fn to_end(&mut self, newest: bool) {
+    fn jump_to_end(&mut self, newest: bool) {
         match self.screen {
             Screen::Steps => self.step_sel = if newest { None } else { Some(0) },
             Screen::Log => self.log_back = if newest { 0 } else { self.log.len().saturating_sub(1) },
@@ -425,8 +425,8 @@ pub fn handle(app: &mut App, input: Input) -> Effect {
             _ => Effect::None,
         };
     }
-    let effect = match key.code {
-        KeyCode::Char('q') => return quit(app),
+    match key.code {
+        KeyCode::Char('q') => quit(app),
         KeyCode::Char('?') => {
             app.help = true;
             Effect::Redraw
@@ -463,11 +463,11 @@ pub fn handle(app: &mut App, input: Input) -> Effect {
             Effect::Redraw
         }
         KeyCode::Char('g') | KeyCode::Home => {
-            app.to_end(false);
+            app.jump_to_end(false);
             Effect::Redraw
         }
         KeyCode::Char('G') | KeyCode::End => {
-            app.to_end(true);
+            app.jump_to_end(true);
             Effect::Redraw
         }
         KeyCode::Left | KeyCode::Right if app.screen == Screen::Kernels => {
@@ -539,8 +539,7 @@ pub fn handle(app: &mut App, input: Input) -> Effect {
                 Effect::None
             }
         }
-    };
-    effect
+    }
 }
 
 fn quit(app: &mut App) -> Effect {

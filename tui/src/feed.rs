@@ -39,10 +39,18 @@ pub struct Header {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
     Live,
-    Replay { speed: String },
-    Simulated { speed: String },
+    Replay {
+        speed: String,
+    },
+    Simulated {
+        speed: String,
+    },
     /// Point `index` (1-based) of `total`, at batch size `batch`.
-    Sweep { batch: u64, index: usize, total: usize },
+    Sweep {
+        batch: u64,
+        index: usize,
+        total: usize,
+    },
 }
 
 /// The sources' throughput and cost.

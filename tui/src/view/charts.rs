@@ -57,18 +57,26 @@ pub(crate) fn time_series(frame: &mut Frame, area: Rect, s: &Series<'_>, x: [f64
         if ctx.full && area.height >= 3 {
             super::empty(frame, area, &s.title, m, ctx);
         } else {
-            let line = Line::from(vec![Span::styled(format!("{} ", s.title), theme.title()), Span::styled(m.clone(), theme.dim())]);
+            let line = Line::from(vec![
+                Span::styled(format!("{} ", s.title), theme.title()),
+                Span::styled(m.clone(), theme.dim()),
+            ]);
             frame.render_widget(Paragraph::new(line), area);
         }
         return;
     }
     if ctx.full && area.height >= 5 && area.width >= 20 {
         let cursor_line: Vec<(f64, f64)> = s.cursor.map(|c| vec![(c, 0.0), (c, s.y_max)]).unwrap_or_default();
-        let mut sets = vec![
-            Dataset::default().data(s.points).graph_type(GraphType::Line).marker(marker(ctx)).style(s.style),
-        ];
+        let mut sets =
+            vec![Dataset::default().data(s.points).graph_type(GraphType::Line).marker(marker(ctx)).style(s.style)];
         if !cursor_line.is_empty() {
-            sets.push(Dataset::default().data(&cursor_line).graph_type(GraphType::Line).marker(marker(ctx)).style(theme.key()));
+            sets.push(
+                Dataset::default()
+                    .data(&cursor_line)
+                    .graph_type(GraphType::Line)
+                    .marker(marker(ctx))
+                    .style(theme.key()),
+            );
         }
         let x_labels = vec![Span::raw(format!("{:.1}s", x[0])), Span::raw(format!("{:.1}s", x[1]))];
         let y_labels = vec![Span::raw((s.y_label)(0.0)), Span::raw((s.y_label)(s.y_max))];
@@ -82,10 +90,8 @@ pub(crate) fn time_series(frame: &mut Frame, area: Rect, s: &Series<'_>, x: [f64
     // Compact: "title  now" on the left, the sparkline of the newest points on the right.
     let label_w = area.width.min(26);
     let [label, spark] = Layout::horizontal([Constraint::Length(label_w), Constraint::Min(0)]).areas(area);
-    let text = vec![
-        Line::from(Span::styled(s.title.clone(), theme.title())),
-        Line::from(Span::raw(format!("  {}", s.now))),
-    ];
+    let text =
+        vec![Line::from(Span::styled(s.title.clone(), theme.title())), Line::from(Span::raw(format!("  {}", s.now)))];
     frame.render_widget(Paragraph::new(text), label);
     if spark.is_empty() {
         return;

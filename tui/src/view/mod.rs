@@ -49,9 +49,13 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
     let full = area.width >= FULL_WIDTH && area.height >= FULL_HEIGHT;
     let ctx = Ctx { theme, ascii: app.opts.ascii, full };
-    let [tabs, header, body, footer] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(if full { 2 } else { 1 }), Constraint::Min(0), Constraint::Length(1)])
-            .areas(area);
+    let [tabs, header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(if full { 2 } else { 1 }),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     frame.render_widget(Paragraph::new(tab_line(app, theme)), tabs);
     frame.render_widget(Paragraph::new(header_lines(app, ctx)), header);
     match app.screen {
@@ -189,7 +193,9 @@ fn footer_line(app: &App, theme: Theme) -> Line<'static> {
     }
     let keys: &[(&str, &str)] = match app.screen {
         _ if app.paused => &[("[ ]", "window"), ("+ -", "zoom"), ("Space", "resume"), ("s", "save"), ("q", "quit")],
-        Screen::Overview => &[("Space", "pause"), ("+ -", "zoom"), ("s", "save"), ("Tab", "screen"), ("?", "keys"), ("q", "quit")],
+        Screen::Overview => {
+            &[("Space", "pause"), ("+ -", "zoom"), ("s", "save"), ("Tab", "screen"), ("?", "keys"), ("q", "quit")]
+        }
         Screen::Steps => &[("j k", "step"), ("Enter", "details"), ("Space", "pause"), ("?", "keys"), ("q", "quit")],
         Screen::Kernels => &[("<- ->", "sort"), ("/", "filter"), ("j k", "move"), ("Enter", "name"), ("q", "quit")],
         Screen::Advice | Screen::Sweep => &[("j k", "scroll"), ("Tab", "screen"), ("?", "keys"), ("q", "quit")],
@@ -259,15 +265,15 @@ fn help(frame: &mut Frame, area: Rect, theme: Theme) {
         .map(|(k, what)| Line::from(vec![Span::styled(format!(" {k:<14}"), theme.key()), Span::raw(*what)]))
         .collect();
     frame.render_widget(Clear, r);
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(Span::styled(" keys ", theme.title()))),
-        r,
-    );
+    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(Span::styled(" keys ", theme.title()))), r);
 }
 
 /// A bordered block with a styled title.
 pub(crate) fn block(title: impl Into<String>, theme: Theme) -> Block<'static> {
-    Block::default().borders(Borders::ALL).border_style(theme.dim()).title(Span::styled(format!(" {} ", title.into()), theme.title()))
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.dim())
+        .title(Span::styled(format!(" {} ", title.into()), theme.title()))
 }
 
 /// A message in place of a panel that has nothing to show yet.
@@ -281,7 +287,13 @@ pub(crate) fn empty(frame: &mut Frame, area: Rect, title: &str, message: &str, c
 }
 
 /// The snapshot, or a message saying none came yet.
-pub(crate) fn snapshot_or_wait<'a>(app: &'a App, frame: &mut Frame, area: Rect, title: &str, ctx: Ctx) -> Option<&'a LiveSnapshot> {
+pub(crate) fn snapshot_or_wait<'a>(
+    app: &'a App,
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    ctx: Ctx,
+) -> Option<&'a LiveSnapshot> {
     match &app.snapshot {
         Some(s) => Some(s),
         None => {

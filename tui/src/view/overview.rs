@@ -88,7 +88,12 @@ fn of_point(p: &WindowPoint) -> Focus<'static> {
             p.gpu_bound
         )),
         evidence: vec![
-            format!("GPU busy {} of IL ({} of {})", style::pct(p.busy_frac()), style::ns_i(p.gpu_busy_ns), style::ns_i(p.il_ns)),
+            format!(
+                "GPU busy {} of IL ({} of {})",
+                style::pct(p.busy_frac()),
+                style::ns_i(p.gpu_busy_ns),
+                style::ns_i(p.il_ns)
+            ),
             format!("{:.1}% of GPU idle time is host wait or exposed launch latency", host_share * 100.0),
             format!("queue p50 up to {}; {} kernels, {} launches", style::ns(p.queue_p50_ns), p.kernels, p.launches),
         ],
@@ -166,7 +171,6 @@ fn verdict_card(frame: &mut Frame, area: Rect, f: Option<&Focus<'_>>, ctx: Ctx) 
     for e in &f.evidence {
         // Compact: one line each, cut; full: wrapped.
         let text = if ctx.full { format!("- {e}") } else { fit(&format!("- {e}"), inner_w + 2) };
-        let _ = inner_w;
         lines.push(Line::from(text));
     }
     let b = ratatui::widgets::Block::bordered().border_style(theme.dim()).title(title);
@@ -191,7 +195,12 @@ fn idle_split(frame: &mut Frame, area: Rect, f: Option<&Focus<'_>>, ctx: Ctx) {
         for p in &parts {
             lines.push(Line::from(vec![
                 Span::styled(p.fill.to_string(), p.style),
-                Span::raw(format!(" {:<15}{:>10}  {:>6}", p.label, style::ns(p.value), style::pct(Some(share(p.value))))),
+                Span::raw(format!(
+                    " {:<15}{:>10}  {:>6}",
+                    p.label,
+                    style::ns(p.value),
+                    style::pct(Some(share(p.value)))
+                )),
             ]));
         }
         let title = format!("GPU idle {} (busy {})", style::ns_i(f.idle_ns), style::pct(f.busy_frac));
@@ -268,7 +277,9 @@ fn depth_table(frame: &mut Frame, area: Rect, f: Option<&Focus<'_>>, s: &LiveSna
         Some([]) => lines.push(Line::from(Span::styled("no launch waited in a queue", theme.dim()))),
         Some(d) => {
             let mut d: Vec<&DepthSummary> = d.iter().collect();
-            d.sort_by(|a, b| b.mean_depth.total_cmp(&a.mean_depth).then((a.device, a.stream).cmp(&(b.device, b.stream))));
+            d.sort_by(|a, b| {
+                b.mean_depth.total_cmp(&a.mean_depth).then((a.device, a.stream).cmp(&(b.device, b.stream)))
+            });
             lines.push(Line::from(Span::styled(
                 format!("{:<16}{:>7}{:>5}{:>8}", "stream", "mean", "max", "time>1"),
                 theme.dim(),
@@ -303,7 +314,10 @@ fn depth_table(frame: &mut Frame, area: Rect, f: Option<&Focus<'_>>, s: &LiveSna
             style::ns_i(s.window_ns)
         )));
         if !s.warnings.is_empty() {
-            lines.push(Line::from(Span::styled(format!("{} analysis warnings (Log screen)", s.warnings.len()), theme.warn())));
+            lines.push(Line::from(Span::styled(
+                format!("{} analysis warnings (Log screen)", s.warnings.len()),
+                theme.warn(),
+            )));
         }
         frame.render_widget(Paragraph::new(lines).block(block("queue depth per stream", theme)), area);
     } else {
@@ -330,7 +344,11 @@ fn charts_area(app: &App, s: &LiveSnapshot, frame: &mut Frame, area: Rect, ctx: 
     let util = s.counters.iter().find(|c| c.name == "gpu.util");
     let util_pts: Vec<(f64, f64)> = util
         .map(|c| {
-            c.recent.iter().map(|&(t, v)| (t as f64 / 1e9, v)).filter(|&(t, _)| !ctx.full || (t >= x0 && t <= x1)).collect()
+            c.recent
+                .iter()
+                .map(|&(t, v)| (t as f64 / 1e9, v))
+                .filter(|&(t, _)| !ctx.full || (t >= x0 && t <= x1))
+                .collect()
         })
         .unwrap_or_default();
     let cursor = app.cursor_point().map(x);
@@ -344,7 +362,7 @@ fn charts_area(app: &App, s: &LiveSnapshot, frame: &mut Frame, area: Rect, ctx: 
         .collect();
     let series = [
         Series {
-            title: format!("GPU busy % ({zoom})"),
+            title: if ctx.full { format!("GPU busy % ({zoom})") } else { "GPU busy %".into() },
             now: last(&busy).map_or("-".into(), |v| format!("{v:.1}%")),
             points: &busy,
             y_max: 100.0,

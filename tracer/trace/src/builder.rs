@@ -108,6 +108,11 @@ impl TraceBuilder {
         self.location = Some(location);
     }
 
+    /// Where the current events come from, if the reader said.
+    pub fn location(&self) -> Option<Location> {
+        self.location
+    }
+
     pub fn meta_mut(&mut self) -> &mut TraceMeta {
         &mut self.trace.meta
     }
@@ -360,6 +365,7 @@ impl TraceBuilder {
     pub fn finish(mut self) -> Trace {
         let t = &mut self.trace;
         sort_tables(t);
+        drop_duplicate_activities(t);
         let origin = [
             t.api.start_ns.first(),
             t.activities.start_ns.first(),
@@ -400,6 +406,53 @@ fn sort_tables(t: &mut Trace) {
     t.gpu_annotations.sort_by_start();
     t.sync_events.sort_by_start();
     t.counters.sort_by_time();
+}
+
+/// Drops GPU activities present twice (a trace merged with itself, or a
+/// collector that wrote a buffer twice): every launch figure would count them
+/// twice. Two rows are the same activity when kind, name, correlation,
+/// device, stream, start and end are all equal; a stream runs one activity
+/// at a time, so real activities never agree in all of them. The table is
+/// sorted by (start, end), so equal rows are neighbours within a run of equal
+/// (start, end); a run longer than one is checked with a hash set (linear
+/// whatever its length).
+fn drop_duplicate_activities(t: &mut Trace) {
+    let a = &t.activities;
+    let n = a.len();
+    let mut keep = vec![true; n];
+    let mut dropped = 0u64;
+    let mut first: Option<usize> = None;
+    let mut seen = rustc_hash::FxHashSet::default();
+    let mut i = 0;
+    while i < n {
+        let mut j = i + 1;
+        while j < n && a.start_ns[j] == a.start_ns[i] && a.end_ns[j] == a.end_ns[i] {
+            j += 1;
+        }
+        if j - i > 1 {
+            seen.clear();
+            for (k, kept) in keep.iter_mut().enumerate().take(j).skip(i) {
+                if !seen.insert((a.kind[k], a.name[k], a.correlation[k], a.device[k], a.stream[k])) {
+                    *kept = false;
+                    dropped += 1;
+                    first.get_or_insert(k);
+                }
+            }
+        }
+        i = j;
+    }
+    let Some(k) = first else { return };
+    let message = format!(
+        "{} '{}' on device {} stream {} (correlation {}, start {} ns) appears more than once; each duplicate is          counted once (was the trace merged with itself?)",
+        a.kind[k].as_str(),
+        short(t.str(a.name[k])),
+        a.device[k],
+        a.stream[k],
+        a.correlation[k],
+        a.start_ns[k]
+    );
+    t.activities.retain_rows(|r| keep[r]);
+    t.diagnostics.warn_n(WarningKind::DuplicateEvent, dropped, None, || message);
 }
 
 /// NVTX `boundscope:step` ranges when present, else `ProfilerStep#N` annotations.

@@ -48,6 +48,12 @@ pub enum WarningKind {
     ClockProblem,
     /// An optional field of an unexpected type or value: the event is kept, the field ignored.
     IgnoredField,
+    /// The same GPU activity twice (kind, name, correlation, device, stream,
+    /// start and end all equal): counted once.
+    DuplicateEvent,
+    /// A `ph` "B" (begin) event without its "E" (end) on the same thread, or
+    /// an "E" without a "B": nothing to pair it with, skipped.
+    UnpairedRange,
 }
 
 impl WarningKind {
@@ -65,6 +71,8 @@ impl WarningKind {
             WarningKind::LongName => "name cut short",
             WarningKind::ClockProblem => "clock problem",
             WarningKind::IgnoredField => "field ignored",
+            WarningKind::DuplicateEvent => "duplicate event",
+            WarningKind::UnpairedRange => "unpaired begin/end event",
         }
     }
 }

@@ -139,6 +139,8 @@ struct Source {
     series: HashMap<u32, u32>,
     overhead: HashMap<u32, u64>,
     pid: i64,
+    /// Sequence number the next frame of this source should carry.
+    next_seq: Option<u32>,
 }
 
 impl Source {
@@ -193,20 +195,49 @@ impl RunDecoder {
     pub fn frame(&mut self, frame: &Frame) {
         self.bytes += frame.bytes.len() as u64;
         let sid = frame.header.source;
-        {
+        let seq = frame.header.seq;
+        let expected = {
             let s = self.source(sid);
             s.summary.frames += 1;
             s.summary.bytes += frame.bytes.len() as u64;
+            s.next_seq.replace(seq.wrapping_add(1)).unwrap_or(0)
+        };
+        if seq != expected {
+            // Frames lost (a gap) or written twice / out of order (a step back).
+            let missing = u64::from(seq.wrapping_sub(expected)).min(u64::from(expected.wrapping_sub(seq))).max(1);
+            let offset = frame.offset;
+            self.builder.diagnostics_mut().warn_n(WarningKind::IncompleteRun, missing, None, || {
+                format!(
+                    "record stream: frame at byte offset {offset} of source {sid} has sequence number {seq}, \
+                     expected {expected}: frames are missing or out of order, so figures may lack records"
+                )
+            });
         }
+        let mut decoded: u32 = 0;
+        let mut broken = false;
         for rec in frame.records() {
             let r = rec.and_then(|(o, raw)| decode_record(raw, o).map(|r| (o, r)));
             match r {
-                Ok((_, r)) => self.record(sid, r),
+                Ok((_, r)) => {
+                    decoded = decoded.saturating_add(1);
+                    self.record(sid, r);
+                }
                 Err(e) => {
                     self.builder.warn(WarningKind::MalformedEvent, || format!("record stream: {e}"));
+                    broken = true;
                     break;
                 }
             }
+        }
+        let declared = frame.header.records;
+        if !broken && decoded != declared {
+            let offset = frame.offset;
+            self.builder.warn(WarningKind::MalformedEvent, || {
+                format!(
+                    "record stream: frame at byte offset {offset} of source {sid} declares {declared} record(s) \
+                     but holds {decoded}; the records it holds were read"
+                )
+            });
         }
     }
 

@@ -238,3 +238,47 @@ fn correlation_ids_of_different_processes_do_not_collide() {
     assert_eq!(t.activities.correlation, t.api.correlation, "each kernel keeps its own process's launch");
     cleanup(&dir);
 }
+
+#[test]
+fn frame_sequence_gaps_and_record_count_disagreements_are_warned() {
+    let frame = |seq: u32, declared: Option<u32>| {
+        let mut f = FrameBuilder::default();
+        f.push_string(1, b"k");
+        f.push(&KernelRec {
+            start_ns: 100 + u64::from(seq),
+            end_ns: 200,
+            correlation: seq + 1,
+            name: 1,
+            ..Default::default()
+        });
+        let mut bytes = f.finish(1, seq);
+        if let Some(n) = declared {
+            // The record count is outside the checksum, which covers the payload.
+            bytes[16..20].copy_from_slice(&n.to_le_bytes());
+        }
+        bytes
+    };
+    let mut out = Vec::new();
+    encode_stream_header(&mut out);
+    // Frames 0, 1, then 4 (2 and 3 lost), then 4 again (written twice).
+    for (seq, declared) in [(0, None), (1, Some(5)), (4, None), (4, None)] {
+        out.extend(frame(seq, declared));
+    }
+    let dir = write_run("seq", &out);
+    let (t, _) = read_run(&dir).expect("readable");
+    assert_eq!(t.activities.len(), 3, "every record held is read (the repeated frame's kernel once)");
+    let d = &t.diagnostics;
+    let gap = d.warnings().iter().find(|w| w.kind == WarningKind::IncompleteRun).expect("gap warning");
+    assert!(gap.first_message.contains("sequence number 4, expected 2"), "{}", gap.first_message);
+    assert!(gap.count >= 3, "2 frames missing + 1 repeated: {gap:?}");
+    let count = d.warnings().iter().find(|w| w.kind == WarningKind::MalformedEvent).expect("count warning");
+    assert!(count.first_message.contains("declares 5 record(s) but holds 2"), "{}", count.first_message);
+    assert_eq!(count.count, 1);
+    cleanup(&dir);
+
+    // A whole run has neither warning.
+    let dir = write_run("seq-whole", &run_stream(2, 0, 0, true));
+    let t = read_trace(&dir).expect("readable");
+    assert_eq!(t.diagnostics.count(WarningKind::MalformedEvent) + t.diagnostics.count(WarningKind::IncompleteRun), 0);
+    cleanup(&dir);
+}

@@ -10,6 +10,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde_json::value::RawValue;
 
 use crate::builder::{ActivityIn, ApiCallIn, HostOpIn, StreamRangeIn, TraceBuilder};
+use crate::diag::{Location, WarningKind};
 use crate::model::{ActivityKind, HostOpKind};
 use crate::time::us_text_to_ns;
 
@@ -71,74 +72,158 @@ struct CounterEvent<'a> {
     args: BTreeMap<Cow<'a, str>, serde_json::Value>,
 }
 
-/// A lenient integer: JSON integers, integral floats, and decimal or `0x` hex
-/// strings (HIP writes `"stream": "0x0"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Num(i64);
-
-impl<'de> Deserialize<'de> for Num {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Num;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an integer")
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
-                Ok(Num(v))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Num, E> {
-                i64::try_from(v).map(Num).map_err(|_| E::custom(format!("integer {v} is too large")))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
-                if v.fract() == 0.0 && v.abs() < 9.0e18 {
-                    Ok(Num(v as i64))
-                } else {
-                    Err(E::custom(format!("expected an integer, found {v}")))
-                }
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
-                let parsed = match v.strip_prefix("0x") {
-                    Some(hex) => i64::from_str_radix(hex, 16).ok(),
-                    None => v.parse().ok(),
-                };
-                parsed.map(Num).ok_or_else(|| E::custom(format!("expected an integer, found \"{v}\"")))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// An optional lenient integer stored in 8 bytes (`i64::MIN` = absent).
+/// An optional lenient integer stored in 8 bytes: `i64::MIN` when absent,
+/// `i64::MIN + 1` when present with a value that is no integer (a string
+/// such as "default", an object): such a field is ignored with a warning, and
+/// the event kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct OptNum(i64);
 
+const ABSENT: i64 = i64::MIN;
+const INVALID: i64 = i64::MIN + 1;
+
 impl Default for OptNum {
     fn default() -> Self {
-        OptNum(i64::MIN)
+        OptNum(ABSENT)
     }
 }
 
 impl OptNum {
     fn get(self) -> Option<i64> {
-        (self.0 != i64::MIN).then_some(self.0)
+        (self.0 != ABSENT && self.0 != INVALID).then_some(self.0)
+    }
+
+    fn invalid(self) -> bool {
+        self.0 == INVALID
+    }
+}
+
+/// Accepts any JSON value: integers, integral floats and decimal or `0x` hex
+/// strings become a number, `null` is
+/// absent, anything else (consumed whole) is [`INVALID`].
+struct LenientNum;
+
+impl<'de> Visitor<'de> for LenientNum {
+    type Value = OptNum;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<OptNum, E> {
+        Ok(OptNum(if v == ABSENT || v == INVALID { INVALID } else { v }))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<OptNum, E> {
+        Ok(i64::try_from(v).map_or(OptNum(INVALID), OptNum))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<OptNum, E> {
+        int_of_f64(v).map_or(Ok(OptNum(INVALID)), |n| self.visit_i64(n))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<OptNum, E> {
+        int_of_str(v).map_or(Ok(OptNum(INVALID)), |n| self.visit_i64(n))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<OptNum, E> {
+        Ok(OptNum(INVALID))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<OptNum, E> {
+        Ok(OptNum(ABSENT))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<OptNum, E> {
+        Ok(OptNum(ABSENT))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<OptNum, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<OptNum, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(OptNum(INVALID))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<OptNum, A::Error> {
+        while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+        Ok(OptNum(INVALID))
+    }
+}
+
+/// An integral float as an integer.
+fn int_of_f64(v: f64) -> Option<i64> {
+    (v.fract() == 0.0 && v.abs() < 9.0e18).then_some(v as i64)
+}
+
+/// A decimal or `0x` hex string as an integer (HIP writes `"stream": "0x0"`).
+fn int_of_str(v: &str) -> Option<i64> {
+    match v.strip_prefix("0x") {
+        Some(hex) => i64::from_str_radix(hex, 16).ok(),
+        None => v.parse().ok(),
     }
 }
 
 impl<'de> Deserialize<'de> for OptNum {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Option::<Num>::deserialize(d).map(|n| n.map_or(OptNum::default(), |n| OptNum(n.0)))
+        d.deserialize_any(LenientNum)
     }
 }
 
-/// `grid` / `block` dimensions; zeros when absent.
+/// `grid` / `block` dimensions; zeros when absent. Anything but an array of
+/// three integers (Triton writes `"grid": "grid(100,)"`) is kept as
+/// `invalid`: the field is ignored with a warning, the event kept.
 #[derive(Debug, Clone, Copy, Default)]
-struct Dims([u32; 3]);
+struct Dims {
+    v: [u32; 3],
+    invalid: bool,
+}
 
 impl<'de> Deserialize<'de> for Dims {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = <[Num; 3]>::deserialize(d)?;
-        Ok(Dims(v.map(|n| u32::try_from(n.0).unwrap_or(0))))
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Dims;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Dims, A::Error> {
+                let mut dims = Dims::default();
+                let mut n = 0;
+                while let Some(x) = seq.next_element::<OptNum>()? {
+                    match x.get() {
+                        Some(x) if n < 3 => dims.v[n] = u32::try_from(x).unwrap_or(0),
+                        _ => dims.invalid = true,
+                    }
+                    n += 1;
+                }
+                dims.invalid |= n != 3;
+                if dims.invalid {
+                    dims.v = [0; 3];
+                }
+                Ok(dims)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Dims, A::Error> {
+                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(Dims { v: [0; 3], invalid: true })
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Dims, E> {
+                Ok(Dims::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Dims, E> {
+                Ok(Dims::default())
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Dims, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Dims, E> {
+                Ok(Dims { v: [0; 3], invalid: true })
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Dims, E> {
+                Ok(Dims { v: [0; 3], invalid: true })
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Dims, E> {
+                Ok(Dims { v: [0; 3], invalid: true })
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Dims, E> {
+                Ok(Dims { v: [0; 3], invalid: true })
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Dims, E> {
+                Ok(Dims { v: [0; 3], invalid: true })
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -185,10 +270,22 @@ pub(crate) enum Problem {
     Missing(String),
 }
 
-/// How the reader resolves string pids/tids to numbers.
+/// What the reader keeps across events: string pids/tids resolved to
+/// numbers, and the `ph` "B" events still waiting for their "E".
 #[derive(Default)]
 pub(crate) struct IdMap {
     names: rustc_hash::FxHashMap<String, i64>,
+    /// (pid, tid) -> begun ranges, innermost last.
+    open: rustc_hash::FxHashMap<(i64, i64), Vec<Begun>>,
+}
+
+/// A `ph` "B" event waiting for its "E".
+struct Begun {
+    cat: String,
+    name: String,
+    start_ns: i64,
+    args: Nums,
+    location: Option<Location>,
 }
 
 impl IdMap {
@@ -205,6 +302,21 @@ impl IdMap {
                 *self.names.entry(s.to_string()).or_insert(next)
             }
         }
+    }
+
+    /// Counts the "B" events never ended, at the end of `traceEvents`.
+    pub(crate) fn finish(self, b: &mut TraceBuilder) {
+        let mut left: Vec<Begun> = self.open.into_values().flatten().collect();
+        left.sort_by_key(|r| r.location.map(|l| l.event_index));
+        let Some(first) = left.first() else { return };
+        let msg = format!(
+            "'{}' event '{}' (\"ph\": \"B\") has no matching \"E\" on its thread; skipped (a trace cut short \
+             while ranges were open, or a writer that ends ranges elsewhere: write complete \"X\" events with \
+             \"dur\")",
+            first.cat,
+            crate::builder::short(&first.name)
+        );
+        b.diagnostics_mut().warn_n(WarningKind::UnpairedRange, left.len() as u64, first.location, || msg);
     }
 }
 
@@ -231,6 +343,8 @@ pub(crate) fn interpret(ev: RawEvent<'_>, bytes: &[u8], b: &mut TraceBuilder, id
     }
     match ph {
         "X" => complete_event(ev, b, ids),
+        "B" => begin_event(ev, b, ids),
+        "E" => end_event(ev, b, ids),
         "M" => {
             let pid = ids.resolve(&ev.pid);
             let name = ev.args.name.as_deref();
@@ -267,6 +381,102 @@ pub(crate) fn interpret(ev: RawEvent<'_>, bytes: &[u8], b: &mut TraceBuilder, id
     }
 }
 
+/// The numeric `args` of an event, owned (a "B" event keeps them until its "E").
+#[derive(Debug, Clone, Copy, Default)]
+struct Nums {
+    external_id: OptNum,
+    correlation: OptNum,
+    device: OptNum,
+    stream: OptNum,
+    bytes: OptNum,
+    queued: OptNum,
+    submitted: OptNum,
+    graph_id: OptNum,
+    grid: Dims,
+    block: Dims,
+}
+
+impl From<&RawArgs<'_>> for Nums {
+    fn from(a: &RawArgs<'_>) -> Nums {
+        Nums {
+            external_id: a.external_id,
+            correlation: a.correlation,
+            device: a.device,
+            stream: a.stream,
+            bytes: a.bytes,
+            queued: a.queued,
+            submitted: a.submitted,
+            graph_id: a.graph_id,
+            grid: a.grid,
+            block: a.block,
+        }
+    }
+}
+
+impl Nums {
+    /// Warns once per optional field whose value had the wrong type; the
+    /// field reads as absent.
+    fn warn_invalid(&self, b: &mut TraceBuilder, cat: &str, name: &str) {
+        let ints = [
+            ("External id", self.external_id),
+            ("correlation", self.correlation),
+            ("device", self.device),
+            ("stream", self.stream),
+            ("bytes", self.bytes),
+            ("queued", self.queued),
+            ("submitted", self.submitted),
+            ("graph id", self.graph_id),
+        ];
+        let bad = ints.iter().filter(|(_, n)| n.invalid()).map(|(f, _)| (*f, "an integer"));
+        let dims = [("grid", self.grid), ("block", self.block)];
+        let bad = bad.chain(dims.iter().filter(|(_, d)| d.invalid).map(|(f, _)| (*f, "an array of three integers")));
+        for (field, want) in bad {
+            b.warn(WarningKind::IgnoredField, || {
+                format!(
+                    "'{cat}' event '{}': argument \"{field}\" is not {want}; the field is ignored, the event kept",
+                    crate::builder::short(name)
+                )
+            });
+        }
+    }
+}
+
+fn begin_event(ev: RawEvent<'_>, b: &mut TraceBuilder, ids: &mut IdMap) -> Result<(), Problem> {
+    let cat = ev.cat.unwrap_or("");
+    let start_ns = time_field(ev.ts, "ts", cat)?;
+    let key = (ids.resolve(&ev.pid), ids.resolve(&ev.tid));
+    let begun = Begun {
+        cat: cat.to_string(),
+        name: ev.name.as_deref().unwrap_or("").to_string(),
+        start_ns,
+        args: Nums::from(&ev.args),
+        location: b.location(),
+    };
+    ids.open.entry(key).or_default().push(begun);
+    Ok(())
+}
+
+/// An "E" ends the innermost open "B" of its thread (the Chrome trace format's
+/// rule): the pair becomes one range, as an "X" event would be.
+fn end_event(ev: RawEvent<'_>, b: &mut TraceBuilder, ids: &mut IdMap) -> Result<(), Problem> {
+    let end_ns = time_field(ev.ts, "ts", ev.cat.unwrap_or(""))?;
+    let (pid, tid) = (ids.resolve(&ev.pid), ids.resolve(&ev.tid));
+    let Some(begun) = ids.open.get_mut(&(pid, tid)).and_then(Vec::pop) else {
+        let name = ev.name.as_deref().unwrap_or("");
+        b.warn(WarningKind::UnpairedRange, || {
+            format!(
+                "an \"E\" (end) event '{}' on pid {pid} tid {tid} has no open \"B\" (begin) event; skipped \
+                 (the trace starts inside the range, or its writer pairs ranges differently: write complete \
+                 \"X\" events with \"dur\")",
+                crate::builder::short(name)
+            )
+        });
+        return Ok(());
+    };
+    emit(&begun.cat, &begun.name, pid, tid, begun.start_ns, end_ns, &begun.args, b);
+    Ok(())
+}
+
 fn complete_event(ev: RawEvent<'_>, b: &mut TraceBuilder, ids: &mut IdMap) -> Result<(), Problem> {
     let cat = ev.cat.unwrap_or("");
     if cat == "Trace" {
@@ -277,9 +487,16 @@ fn complete_event(ev: RawEvent<'_>, b: &mut TraceBuilder, ids: &mut IdMap) -> Re
     let dur = time_field(ev.dur, "dur", cat)?;
     let end = start.checked_add(dur).ok_or_else(|| Problem::Malformed("ts + dur overflows".into()))?;
     let name = ev.name.as_deref().unwrap_or("");
-    let args = ev.args;
     let pid = ids.resolve(&ev.pid);
     let tid = ids.resolve(&ev.tid);
+    emit(cat, name, pid, tid, start, end, &Nums::from(&ev.args), b);
+    Ok(())
+}
+
+/// One range of category `cat` to the builder call its category stands for.
+#[allow(clippy::too_many_arguments)]
+fn emit(cat: &str, name: &str, pid: i64, tid: i64, start: i64, end: i64, args: &Nums, b: &mut TraceBuilder) {
+    args.warn_invalid(b, cat, name);
     let correlation = u64_of(args.correlation);
     let external_id = u64_of(args.external_id);
     let activity = |kind| {
@@ -291,12 +508,13 @@ fn complete_event(ev: RawEvent<'_>, b: &mut TraceBuilder, ids: &mut IdMap) -> Re
         a.queued_ns = args.queued.get().filter(|&q| q > 0);
         a.submitted_ns = args.submitted.get().filter(|&q| q > 0);
         a.graph_id = args.graph_id.get().and_then(|n| u32::try_from(n).ok()).filter(|&g| g > 0);
-        a.grid = args.grid.0;
-        a.block = args.block.0;
+        a.grid = args.grid.v;
+        a.block = args.block.v;
         a
     };
     let host = |kind| HostOpIn { kind, name, pid, tid, start_ns: start, end_ns: end, external_id };
     match cat {
+        "Trace" => {}
         "kernel" | "Kernel" => b.gpu_activity(activity(ActivityKind::Kernel)),
         "gpu_memcpy" | "Memcpy" => b.gpu_activity(activity(ActivityKind::Memcpy)),
         "gpu_memset" | "Memset" => b.gpu_activity(activity(ActivityKind::Memset)),
@@ -325,5 +543,4 @@ fn complete_event(ev: RawEvent<'_>, b: &mut TraceBuilder, ids: &mut IdMap) -> Re
         }),
         _ => b.host_op(host(HostOpKind::Other)),
     }
-    Ok(())
 }

@@ -327,6 +327,7 @@ fn parse_events(r: &mut Reader, b: &mut TraceBuilder) -> Result<(), ReadErrorKin
         match r.peek()? {
             Some(b']') => {
                 r.pos += 1;
+                ids.finish(b);
                 return Ok(());
             }
             None => {

@@ -413,7 +413,18 @@ fn charts_area(app: &App, s: &LiveSnapshot, frame: &mut Frame, area: Rect, ctx: 
             }),
         },
     ];
-    let rows = Layout::vertical([Constraint::Ratio(1, 4); 4]).split(area);
+    // Without NVML samples the compact layout gives its line one row.
+    let rows = if util_pts.is_empty() && !ctx.full {
+        Layout::vertical([
+            Constraint::Ratio(1, 3),
+            Constraint::Ratio(1, 3),
+            Constraint::Ratio(1, 3),
+            Constraint::Length(1),
+        ])
+        .split(area)
+    } else {
+        Layout::vertical([Constraint::Ratio(1, 4); 4]).split(area)
+    };
     for (r, s) in rows.iter().zip(&series) {
         charts::time_series(frame, *r, s, [x0, x1], ctx);
     }

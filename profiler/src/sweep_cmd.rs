@@ -277,13 +277,29 @@ pub fn run(args: &SweepArgs) -> Result<(), Failure> {
         let _ = writeln!(text, "  one trace per point: see the `trace` column of sweep.csv");
     }
     std::io::stdout().lock().write_all(text.as_bytes()).context("writing to stdout").map_err(Failure::input)?;
-    if doc.platforms.iter().flat_map(|p| &p.points).all(|p| p.status != "ok") {
-        return Err(Failure::input(anyhow!(
-            "no point of the sweep succeeded: the reasons are in the table above (and the programs' output in {})",
-            spec.out.join("logs").display()
-        )));
+    if let Some(why) = nothing_succeeded(&doc, &spec.out.join("logs")) {
+        return Err(Failure::input(anyhow!(why)));
     }
     Ok(())
+}
+
+/// The error of a sweep in which no point succeeded, `None` if one did. It
+/// points at the table only when the table has rows that give reasons.
+fn nothing_succeeded(doc: &SweepDocument, logs: &Path) -> Option<String> {
+    let points: Vec<&PointRecord> = doc.platforms.iter().flat_map(|p| &p.points).collect();
+    if points.iter().any(|p| p.status == "ok") {
+        return None;
+    }
+    Some(if points.is_empty() {
+        "nothing ran: the sweep has no point (no target or no batch size to run); give --batch and a target".into()
+    } else if points.iter().any(|p| p.error.is_some()) {
+        format!(
+            "no point of the sweep succeeded: the reasons are in the table above (and the programs' output in {})",
+            logs.display()
+        )
+    } else {
+        format!("no point of the sweep succeeded (the programs' output is in {})", logs.display())
+    })
 }
 
 fn command_line(cmd: &[OsString]) -> String {
@@ -983,6 +999,40 @@ pub fn table(doc: &SweepDocument) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_sweep_with_no_point_does_not_point_at_a_table() {
+        let logs = Path::new("out/logs");
+        let mut doc = SweepDocument {
+            schema: SWEEP_SCHEMA,
+            note: String::new(),
+            workload: "w".into(),
+            model_config: String::new(),
+            dtype: String::new(),
+            seq: 0,
+            batches: vec![],
+            steps: 1,
+            warmup: 0,
+            seed: 0,
+            jitter: 0.0,
+            knee_factor: 2.0,
+            slo_ms: None,
+            throughput_unit: "samples/s".into(),
+            platforms: vec![],
+        };
+        let e = nothing_succeeded(&doc, logs).expect("an error");
+        assert!(e.starts_with("nothing ran") && !e.contains("table"), "{e}");
+        doc.platforms.push(PlatformSweep {
+            platform: "p".into(),
+            description: String::new(),
+            origin: String::new(),
+            simulated: true,
+            points: vec![],
+            transition: None,
+        });
+        assert!(nothing_succeeded(&doc, logs).expect("an error").starts_with("nothing ran"));
+    }
+
     use super::*;
 
     fn args(out: &Path) -> SweepArgs {

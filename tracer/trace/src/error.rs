@@ -18,10 +18,23 @@ pub enum ReadErrorKind {
     #[error("cannot read the file: {0}")]
     Io(#[source] io::Error),
     #[error(
-        "the gzip stream is broken after {decompressed_bytes} decompressed bytes ({source}); \
-         the file was probably cut short while being written or copied: copy or re-export it"
+        "the gzip data ends early, after {decompressed_bytes} decompressed bytes ({source}): the file was cut \
+         short while being written or copied; copy or re-export it"
     )]
     Gzip { decompressed_bytes: u64, source: io::Error },
+    #[error(
+        "the gzip data is damaged, not cut short: it decompressed whole ({decompressed_bytes} bytes) but does \
+         not match the CRC-32 checksum stored at byte offset {compressed_offset} of the file, so bytes were changed \
+         after it was written (a faulty disk, copy or transfer); copy it again from its source (`gzip -t FILE` \
+         checks a copy)"
+    )]
+    GzipChecksum { decompressed_bytes: u64, compressed_offset: u64 },
+    #[error(
+        "the gzip data is damaged near byte offset {compressed_offset} of the file, after {decompressed_bytes} \
+         decompressed bytes ({source}): bytes were changed or lost after it was written; copy it again from its \
+         source (`gzip -t FILE` checks a copy)"
+    )]
+    GzipDamaged { decompressed_bytes: u64, compressed_offset: u64, source: io::Error },
     #[error("the file is empty; a PyTorch profiler trace is a JSON object with a \"traceEvents\" array")]
     Empty,
     #[error(

@@ -24,7 +24,7 @@ use crate::error::{ReadError, ReadErrorKind, describe_byte};
 use crate::model::{DeviceInfo, Trace};
 use event::{IdMap, Problem, RawEvent, interpret};
 use scan::{Scan, skip_ws, value_end};
-use source::{ChunkSource, SourceError};
+use source::{ChunkSource, GzipFault, SourceError};
 
 /// Categories of the events that boundscope's Chrome trace export derives from
 /// the analysis (verdict bars, queue-depth and busy-fraction counters). The
@@ -35,7 +35,7 @@ pub const DERIVED_CATEGORIES: [&str; 2] = ["boundscope_verdict", "boundscope_der
 pub fn read_kineto(path: &Path) -> Result<Trace, ReadError> {
     let err = |kind| ReadError::new(path, kind);
     let src = ChunkSource::open(path).map_err(|e| err(ReadErrorKind::Io(e)))?;
-    let mut r = Reader { src, buf: Vec::new(), pos: 0, base: 0, eof: false };
+    let mut r = Reader { src, buf: Vec::new(), pos: 0, base: 0, eof: false, gzip_trailing: None };
     let mut b = TraceBuilder::new("kineto");
     parse_document(&mut r, &mut b).map_err(err)?;
     Ok(b.finish())
@@ -64,11 +64,21 @@ struct Reader {
     pos: usize,
     base: i64,
     eof: bool,
+    /// Bytes after the last whole gzip member: (decompressed bytes before
+    /// them, their offset in the file, how many).
+    gzip_trailing: Option<(u64, u64, u64)>,
 }
 
 impl Reader {
     fn from_bytes(bytes: &[u8], chunk: usize) -> Reader {
-        Reader { src: ChunkSource::from_slices(bytes, chunk), buf: Vec::new(), pos: 0, base: 0, eof: false }
+        Reader {
+            src: ChunkSource::from_slices(bytes, chunk),
+            buf: Vec::new(),
+            pos: 0,
+            base: 0,
+            eof: false,
+            gzip_trailing: None,
+        }
     }
 
     fn offset(&self, i: usize) -> u64 {
@@ -112,8 +122,19 @@ impl Reader {
                 Ok(true)
             }
             Some(Err(SourceError::Io(e))) => Err(ReadErrorKind::Io(e)),
-            Some(Err(SourceError::Gzip { decompressed_bytes, source })) => {
-                Err(ReadErrorKind::Gzip { decompressed_bytes, source })
+            Some(Err(SourceError::Gzip { decompressed_bytes, compressed_offset, fault, source })) => Err(match fault {
+                GzipFault::CutShort => ReadErrorKind::Gzip { decompressed_bytes, source },
+                // The offset is past the member's 8-byte trailer (CRC-32, length).
+                GzipFault::Checksum => ReadErrorKind::GzipChecksum {
+                    decompressed_bytes,
+                    compressed_offset: compressed_offset.saturating_sub(8),
+                },
+                GzipFault::Damaged => ReadErrorKind::GzipDamaged { decompressed_bytes, compressed_offset, source },
+            }),
+            Some(Err(SourceError::TrailingBytes { decompressed_bytes, compressed_offset, trailing_bytes })) => {
+                self.eof = true;
+                self.gzip_trailing = Some((decompressed_bytes, compressed_offset, trailing_bytes));
+                Ok(false)
             }
         }
     }
@@ -274,6 +295,15 @@ fn parse_document(r: &mut Reader, b: &mut TraceBuilder) -> Result<(), ReadErrorK
             format!(
                 "data after the end of the JSON document at byte offset {offset} ({}) was ignored",
                 describe_byte(Some(found))
+            )
+        });
+    }
+    if let Some((decompressed, offset, n)) = r.gzip_trailing {
+        b.diagnostics_mut().warn(WarningKind::TrailingData, None, || {
+            format!(
+                "the gzip data ends whole at byte offset {offset} of the file ({decompressed} bytes decompressed), \
+                 followed by {n} byte(s) that are not gzip (padding or data appended to the file); they were \
+                 ignored and the trace read is complete"
             )
         });
     }

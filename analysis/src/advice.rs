@@ -106,6 +106,15 @@ struct ChainStats {
 /// Computes the advice from a trace, its launch table and its judged windows
 /// (the steps, or the whole trace when there are none).
 pub fn advise(trace: &Trace, l: &LaunchTable, windows: &[WindowMetrics], spec: &AdviceSpec) -> Advice {
+    if windows.iter().all(|w| w.verdict.bound == Bound::NoGpuWork) {
+        let what =
+            if windows.iter().any(|w| w.step.is_some()) { "no step runs a kernel" } else { "the trace runs no kernel" };
+        return Advice {
+            fusion: Vec::new(),
+            cuda_graphs: None,
+            notes: vec![format!("no GPU work: {what}, so there is no launch advice (fusion, CUDA graphs)")],
+        };
+    }
     let mut notes = Vec::new();
     let cpu_windows: Vec<&WindowMetrics> = windows.iter().filter(|w| w.verdict.bound == Bound::CpuBound).collect();
     if cpu_windows.is_empty() {
@@ -318,4 +327,174 @@ fn graph_advice(
         saving_frac: if il > 0.0 { saving / il } else { 0.0 },
         upper_bound_per_step_ns: med(&|w| w.launch_bound_idle_ns as f64),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::launches::build_launch_table;
+    use crate::queue::stream_depths;
+    use crate::window::{WindowContext, WindowSpec};
+    use boundscope_trace::{ActivityIn, ApiCallIn, Diagnostics, HostOpIn, TraceBuilder};
+
+    const STEP: i64 = 100_000;
+
+    /// One ProfilerStep per sequence, 100 us apart. Kernel k of a step is
+    /// launched at 10k us (5 us calls), starts 7 us after its call and runs
+    /// 1 us: the GPU idles 9 us between two kernels of a step. Each step ends
+    /// with a stream synchronize, so no chain crosses steps.
+    fn steps_trace(seqs: &[&[&str]]) -> Trace {
+        let mut b = TraceBuilder::new("test");
+        let mut corr = 1;
+        for (n, seq) in seqs.iter().enumerate() {
+            let base = n as i64 * STEP;
+            b.host_op(HostOpIn {
+                kind: HostOpKind::Annotation,
+                name: &format!("ProfilerStep#{n}"),
+                pid: 1,
+                tid: 1,
+                start_ns: base,
+                end_ns: base + 99_000,
+                external_id: 0,
+            });
+            for (k, name) in seq.iter().enumerate() {
+                let l = base + 10_000 * k as i64;
+                let call = ApiCallIn {
+                    name: "cudaLaunchKernel",
+                    pid: 1,
+                    tid: 1,
+                    start_ns: l,
+                    end_ns: l + 5_000,
+                    correlation: corr,
+                    external_id: 0,
+                };
+                b.api_call(call);
+                let mut a = ActivityIn::new(ActivityKind::Kernel, name, 0, 7, l + 7_000, l + 8_000);
+                a.correlation = corr;
+                b.gpu_activity(a);
+                corr += 1;
+            }
+            let sync = base + 90_000;
+            b.api_call(ApiCallIn {
+                name: "cudaStreamSynchronize",
+                pid: 1,
+                tid: 1,
+                start_ns: sync,
+                end_ns: sync + 1_000,
+                correlation: 0,
+                external_id: 0,
+            });
+        }
+        b.finish()
+    }
+
+    /// The judged windows (the steps, else the whole trace) and the advice.
+    fn run(t: &Trace) -> (Vec<WindowMetrics>, Advice) {
+        let (l, _) = build_launch_table(t, &mut Diagnostics::default());
+        let depths = stream_depths(t, &l);
+        let ctx = WindowContext { trace: t, launches: &l, depths: &depths, spec: WindowSpec::default() };
+        let mut windows: Vec<WindowMetrics> =
+            t.steps.iter().map(|s| ctx.metrics(String::new(), Some(s.number), s.start_ns, s.end_ns)).collect();
+        if windows.is_empty() {
+            windows.push(ctx.metrics("trace".into(), None, i64::MIN, i64::MAX));
+        }
+        let advice = advise(t, &l, &windows, &AdviceSpec::default());
+        (windows, advice)
+    }
+
+    #[test]
+    fn chain_selection_keeps_high_ps_chains_and_drops_covered_ones() {
+        // A-B-C three times, then A-Z once: A leads to B-C only 3 times of 4
+        // (PS 0.75, below 0.9), B-C always (PS 1.0), A-Z once (too rare).
+        let t = steps_trace(&[&["A", "B", "C"], &["A", "B", "C"], &["A", "B", "C"], &["A", "Z"]]);
+        let (windows, advice) = run(&t);
+        assert!(windows.iter().all(|w| w.verdict.bound == Bound::CpuBound), "{windows:?}");
+        let f = &advice.fusion;
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].kernels, vec!["B", "C"]);
+        assert_eq!((f[0].occurrences, f[0].head_launches, f[0].ps), (3, 3, 1.0));
+        assert_eq!(f[0].cpu_bound_occurrences, 3);
+        // The GPU idles 9 us before C.
+        assert_eq!(f[0].saving_per_occurrence_ns, 9_000.0);
+        assert_eq!(f[0].total_saving_ns, 27_000);
+        let cpu_il: i64 = windows.iter().map(|w| w.il_ns).sum();
+        assert_eq!(f[0].saving_frac, 27_000.0 / cpu_il as f64);
+
+        // Four times A-B-C: the longest chain is reported, A-B and B-C are inside it.
+        let abc: &[&str] = &["A", "B", "C"];
+        let t = steps_trace(&[abc; 4]);
+        let (_, advice) = run(&t);
+        let f = &advice.fusion;
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].kernels, vec!["A", "B", "C"]);
+        assert_eq!(f[0].total_saving_ns, 4 * 18_000);
+    }
+
+    #[test]
+    fn cuda_graph_estimate_over_the_longest_identical_run() {
+        let t = steps_trace(&[&["A", "B", "C"], &["A", "B", "C"], &["A", "B", "C"], &["A", "Z"]]);
+        let (windows, advice) = run(&t);
+        let g = advice.cuda_graphs.expect("graph advice");
+        assert_eq!(g.steps, vec![0, 1, 2]);
+        assert_eq!(g.kernels_per_step, 3);
+        // Exposed per step: step 0 has no gap before A (the device's first
+        // kernel): 0 + 7 + 7 us; steps 1 and 2 add A's 7 us gap inside the
+        // step: 21 us. Median 21 us, minus one 2.5 us graph launch.
+        let exposed: Vec<i64> = windows.iter().map(|w| w.exposed_launch_ns).collect();
+        assert_eq!(exposed[..3], [14_000, 21_000, 21_000]);
+        assert_eq!(g.exposed_launch_per_step_ns, 21_000.0);
+        assert_eq!(g.saving_per_step_ns, 18_500.0);
+        // IL: step start to C's end, 28 us.
+        assert_eq!(g.saving_frac, 18_500.0 / 28_000.0);
+        // Upper bound: every gap is host wait (each call starts after the GPU
+        // went idle): 9 + 9 us in step 0, 7 + 9 + 9 us after; median 25 us.
+        assert_eq!(g.upper_bound_per_step_ns, 25_000.0);
+    }
+
+    #[test]
+    fn differing_steps_get_no_graph_estimate() {
+        let t = steps_trace(&[&["A", "B"], &["B", "A"], &["A", "B"]]);
+        let (_, advice) = run(&t);
+        assert!(advice.cuda_graphs.is_none());
+        assert!(advice.notes.iter().any(|n| n.contains("no two consecutive CPU-bound steps")), "{:?}", advice.notes);
+    }
+
+    #[test]
+    fn no_gpu_work_gives_no_launch_advice() {
+        let mut b = TraceBuilder::new("test");
+        for n in 0..3 {
+            b.host_op(HostOpIn {
+                kind: HostOpKind::Annotation,
+                name: &format!("ProfilerStep#{n}"),
+                pid: 1,
+                tid: 1,
+                start_ns: n * STEP,
+                end_ns: n * STEP + 50_000,
+                external_id: 0,
+            });
+        }
+        let (windows, advice) = run(&b.finish());
+        assert_eq!(windows.len(), 3);
+        assert!(windows.iter().all(|w| w.verdict.bound == Bound::NoGpuWork && w.il_ns == 50_000));
+        assert!(advice.fusion.is_empty() && advice.cuda_graphs.is_none());
+        assert_eq!(
+            advice.notes,
+            vec!["no GPU work: no step runs a kernel, so there is no launch advice (fusion, CUDA graphs)".to_string()]
+        );
+
+        // Without steps: the whole trace.
+        let mut b = TraceBuilder::new("test");
+        b.host_op(HostOpIn {
+            kind: HostOpKind::Operator,
+            name: "aten::empty",
+            pid: 1,
+            tid: 1,
+            start_ns: 0,
+            end_ns: 1_000,
+            external_id: 0,
+        });
+        let (_, advice) = run(&b.finish());
+        assert_eq!(advice.notes.len(), 1);
+        assert!(advice.notes[0].starts_with("no GPU work: the trace runs no kernel"), "{:?}", advice.notes);
+    }
 }

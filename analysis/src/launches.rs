@@ -188,3 +188,110 @@ fn short_name(name: &str) -> &str {
     }
     &name[..end]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use boundscope_trace::{ActivityIn, ApiCallIn, Diagnostics, TraceBuilder};
+
+    fn api(b: &mut TraceBuilder, name: &str, start_ns: i64, end_ns: i64, correlation: u64) {
+        b.api_call(ApiCallIn { name, pid: 1, tid: 1, start_ns, end_ns, correlation, external_id: 0 });
+    }
+
+    fn act(b: &mut TraceBuilder, kind: ActivityKind, stream: u32, start_ns: i64, end_ns: i64, correlation: u64) {
+        let mut a = ActivityIn::new(kind, "k", 0, stream, start_ns, end_ns);
+        a.correlation = correlation;
+        b.gpu_activity(a);
+    }
+
+    /// Row of the launch table by activity start.
+    fn row(t: &Trace, l: &LaunchTable, start_ns: i64) -> usize {
+        (0..l.len()).find(|&r| t.activities.start_ns[l.activity[r] as usize] == start_ns).expect("row")
+    }
+
+    #[test]
+    fn per_launch_quantities_on_a_hand_built_trace() {
+        use ActivityKind::{Kernel, Memcpy};
+        let mut b = TraceBuilder::new("test");
+        // K1: the device's first activity.
+        api(&mut b, "cudaLaunchKernel", 0, 5_000, 1);
+        act(&mut b, Kernel, 7, 7_000, 10_000, 1);
+        // K2: the GPU idles from 10 us; the call starts at 20 us (host wait).
+        api(&mut b, "cudaLaunchKernel", 20_000, 24_000, 2);
+        act(&mut b, Kernel, 7, 30_000, 31_000, 2);
+        // K3: another stream, starts while K2 runs (no gap); driver API counts too.
+        api(&mut b, "cuLaunchKernel", 25_000, 26_000, 3);
+        act(&mut b, Kernel, 8, 30_500, 33_000, 3);
+        // A graph launch with two kernels: the first stands for the launch.
+        api(&mut b, "cudaGraphLaunch", 40_000, 42_000, 4);
+        act(&mut b, Kernel, 7, 45_000, 46_000, 4);
+        act(&mut b, Kernel, 7, 46_500, 47_000, 4);
+        // A kernel 1 us before its call (clock skew); the call began after the GPU went idle.
+        api(&mut b, "cudaLaunchKernel", 50_000, 51_000, 5);
+        act(&mut b, Kernel, 7, 49_000, 49_500, 5);
+        // An async copy launched while the GPU runs (the call starts before the gap): exposed, not host wait.
+        api(&mut b, "cudaMemcpyAsync", 49_200, 49_800, 6);
+        act(&mut b, Memcpy, 7, 52_000, 53_000, 6);
+        // A kernel without a launch call in the trace.
+        act(&mut b, Kernel, 7, 60_000, 61_000, 99);
+        let t = b.finish();
+        let mut diag = Diagnostics::default();
+        let (l, unmatched) = build_launch_table(&t, &mut diag);
+        assert_eq!(unmatched, Unmatched { kernels: 1, memcpy: 0, memset: 0 });
+        assert_eq!(l.len(), 7);
+
+        // (activity start, launch-to-start, api, queue, gap, exposed, host wait, graph-internal)
+        type Row = (i64, i64, i64, i64, i64, i64, bool, bool);
+        let want: &[Row] = &[
+            (7_000, 7_000, 5_000, 2_000, 0, 0, false, false),
+            (30_000, 10_000, 4_000, 6_000, 20_000, 10_000, true, false),
+            (30_500, 5_500, 1_000, 4_500, 0, 0, false, false),
+            (45_000, 5_000, 2_000, 3_000, 12_000, 5_000, true, false),
+            (46_500, 6_500, 2_000, 4_500, 500, 0, false, true),
+            (49_000, -1_000, 1_000, 0, 2_000, 0, true, false),
+            (52_000, 2_800, 600, 2_200, 2_500, 2_500, false, false),
+        ];
+        for &(start, l2s, api_ns, queue, gap, exposed, host_wait, internal) in want {
+            let r = row(&t, &l, start);
+            let got = (
+                l.launch_to_start_ns[r],
+                l.api_ns[r],
+                l.queue_ns[r],
+                l.gap_before_ns[r],
+                l.exposed_launch_ns[r],
+                l.host_wait[r],
+                l.graph_internal[r],
+            );
+            assert_eq!(got, (l2s, api_ns, queue, gap, exposed, host_wait, internal), "activity at {start}");
+        }
+        // TKLQT terms: clamped at 0, none for graph-internal kernels.
+        assert_eq!(l.tklqt_term(row(&t, &l, 49_000)), 0);
+        assert_eq!(l.tklqt_term(row(&t, &l, 46_500)), 0);
+        assert_eq!(l.tklqt_term(row(&t, &l, 30_000)), 10_000);
+        // Rows are in activity start order.
+        assert!(l.activity.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn gaps_are_per_device_across_streams() {
+        let mut b = TraceBuilder::new("test");
+        for (dev, stream, s, e) in [(0, 7, 0, 10), (1, 7, 5, 8), (0, 8, 4, 20), (0, 7, 25, 30), (1, 9, 30, 31)] {
+            b.gpu_activity(ActivityIn::new(ActivityKind::Kernel, "k", dev, stream, s, e));
+        }
+        let t = b.finish();
+        // Device 0: 0-10, 4-20 (overlaps: 0), 25-30 (gap 5); device 1: 5-8 (first), 30-31 (gap 22).
+        assert_eq!(gaps_before(&t), vec![0, 0, 0, 5, 22]);
+    }
+
+    #[test]
+    fn implausible_launches_are_left_out() {
+        let mut b = TraceBuilder::new("test");
+        api(&mut b, "cudaLaunchKernel", 0, 1_000, 1);
+        act(&mut b, ActivityKind::Kernel, 7, MAX_LAUNCH_GAP_NS + 10, MAX_LAUNCH_GAP_NS + 20, 1);
+        let t = b.finish();
+        let mut diag = Diagnostics::default();
+        let (l, unmatched) = build_launch_table(&t, &mut diag);
+        assert!(l.is_empty());
+        assert_eq!(unmatched.total(), 0);
+    }
+}

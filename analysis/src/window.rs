@@ -166,8 +166,17 @@ impl WindowContext<'_> {
             let hi = t.api.start_ns.partition_point(|&s| s < end);
             (lo..hi).find(|&i| t.api.kind[i].is_launch()).map(|i| t.api.start_ns[i])
         };
+        // Without kernels, IL is the program's run time in the window: from the
+        // first host op (else launch call) to the last end of any event starting
+        // in it, cut at the window's end (an outer host op may span the whole
+        // run), so that a host-only window is not a window of length 0.
+        let il_end = match last_kernel_end {
+            Some(e) => Some(e),
+            None if first_host.is_some() || first_launch.is_some() => last_event_end(t, start, end).map(|e| e.min(end)),
+            None => None,
+        };
         let il_start = first_host.or(first_launch).or(a.start_ns.get(a_lo).copied().filter(|_| a_lo < a_hi));
-        let (il_lo, il_hi) = match (il_start, last_kernel_end) {
+        let (il_lo, il_hi) = match (il_start, il_end) {
             (Some(s), Some(e)) if e > s => (s, e),
             _ => (0, 0),
         };
@@ -252,7 +261,8 @@ impl WindowContext<'_> {
             Vec::new()
         };
 
-        let busy_frac = (il > 0).then(|| busy as f64 / il as f64);
+        // A window without kernels has no busy fraction, whatever its IL.
+        let busy_frac = (kernels > 0 && il > 0).then(|| busy as f64 / il as f64);
         let idle = il.saturating_sub(busy);
         // One scratch buffer serves the three distributions in turn.
         let mut scratch: Vec<i64> = Vec::with_capacity(counted.len());
@@ -308,6 +318,23 @@ fn first_start_in(starts: &[i64], lo: i64, hi: i64) -> Option<i64> {
     starts.get(i).copied().filter(|&s| s < hi)
 }
 
+/// Latest end of the host ops, API calls and GPU activities that start in `[lo, hi)`.
+fn last_event_end(t: &Trace, lo: i64, hi: i64) -> Option<i64> {
+    fn max_end(starts: &[i64], ends: &[i64], lo: i64, hi: i64) -> Option<i64> {
+        let i = starts.partition_point(|&s| s < lo);
+        let j = starts.partition_point(|&s| s < hi);
+        ends[i..j].iter().copied().max()
+    }
+    [
+        max_end(&t.host_ops.start_ns, &t.host_ops.end_ns, lo, hi),
+        max_end(&t.api.start_ns, &t.api.end_ns, lo, hi),
+        max_end(&t.activities.start_ns, &t.activities.end_ns, lo, hi),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+}
+
 fn us(ns: f64) -> String {
     format!("{:.1} us", ns / 1000.0)
 }
@@ -319,6 +346,10 @@ pub const GPU_BOUND_MIN_BUSY: f64 = 0.9;
 pub const CPU_BOUND_MIN_HOST_IDLE: f64 = 0.5;
 /// Share of time the busiest stream must hold more than one waiting launch for GPU-bound.
 pub const GPU_BOUND_MIN_DEPTH_GT1: f64 = 0.5;
+/// GPU busy share below which a window is CPU-bound whatever the other inputs:
+/// the GPU idles at least 95% of the time, so the host is the bottleneck even
+/// when its idle time is not launch time.
+pub const CPU_BOUND_IDLE_GPU_BUSY: f64 = 0.05;
 
 /// Decides CPU-bound / GPU-bound / transitional, keeping the inputs as evidence.
 pub fn judge(m: &WindowMetrics, spec: WindowSpec) -> Verdict {
@@ -332,7 +363,10 @@ pub fn judge(m: &WindowMetrics, spec: WindowSpec) -> Verdict {
 
     let cpu = [busy < CPU_BOUND_MAX_BUSY, host_idle >= CPU_BOUND_MIN_HOST_IDLE, q50 < floor2];
     let gpu = [busy >= GPU_BOUND_MIN_BUSY, q50 > floor2, depth_gt1 >= GPU_BOUND_MIN_DEPTH_GT1];
-    let bound = if cpu.iter().all(|&c| c) {
+    let all_cpu = cpu.iter().all(|&c| c);
+    // The idle-GPU rule decides only where the three conditions do not.
+    let idle_gpu = !all_cpu && busy < CPU_BOUND_IDLE_GPU_BUSY;
+    let bound = if all_cpu || idle_gpu {
         Bound::CpuBound
     } else if gpu.iter().all(|&c| c) {
         Bound::GpuBound
@@ -340,21 +374,32 @@ pub fn judge(m: &WindowMetrics, spec: WindowSpec) -> Verdict {
         Bound::Transitional
     };
     let mark = |ok: bool| if ok { "yes" } else { "no" };
+    let mut busy_line = format!(
+        "GPU busy {:.1}% of IL (CPU-bound below {:.0}%: {}; GPU-bound from {:.0}%: {})",
+        busy * 100.0,
+        CPU_BOUND_MAX_BUSY * 100.0,
+        mark(cpu[0]),
+        GPU_BOUND_MIN_BUSY * 100.0,
+        mark(gpu[0])
+    );
+    let mut idle_line = format!(
+        "{:.1}% of GPU idle time is host wait or exposed launch latency (CPU-bound from {:.0}%: {})",
+        host_idle * 100.0,
+        CPU_BOUND_MIN_HOST_IDLE * 100.0,
+        mark(cpu[1])
+    );
+    if idle_gpu {
+        busy_line.push_str(&format!(
+            "; below {:.0}% the window is CPU-bound whatever the other inputs",
+            CPU_BOUND_IDLE_GPU_BUSY * 100.0
+        ));
+        if !cpu[1] {
+            idle_line.push_str(": the host is the bottleneck, but not through launches");
+        }
+    }
     let evidence = vec![
-        format!(
-            "GPU busy {:.1}% of IL (CPU-bound below {:.0}%: {}; GPU-bound from {:.0}%: {})",
-            busy * 100.0,
-            CPU_BOUND_MAX_BUSY * 100.0,
-            mark(cpu[0]),
-            GPU_BOUND_MIN_BUSY * 100.0,
-            mark(gpu[0])
-        ),
-        format!(
-            "{:.1}% of GPU idle time is host wait or exposed launch latency (CPU-bound from {:.0}%: {})",
-            host_idle * 100.0,
-            CPU_BOUND_MIN_HOST_IDLE * 100.0,
-            mark(cpu[1])
-        ),
+        busy_line,
+        idle_line,
         format!(
             "queue p50 {} vs 2x launch floor {} (CPU-bound below: {}; GPU-bound above: {})",
             us(q50),
@@ -370,4 +415,228 @@ pub fn judge(m: &WindowMetrics, spec: WindowSpec) -> Verdict {
         ),
     ];
     Verdict { bound, evidence }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::launches::build_launch_table;
+    use crate::queue::stream_depths;
+    use boundscope_trace::{ActivityIn, ApiCallIn, Diagnostics, HostOpIn, HostOpKind, TraceBuilder};
+
+    const IL: i64 = 1_000_000;
+
+    /// A window of IL 1 ms with the four verdict inputs set directly.
+    fn window(busy_ns: i64, launch_bound_ns: i64, queue_p50_ns: f64, depth_gt1: f64) -> WindowMetrics {
+        let queue = Dist { count: 10, p50_ns: queue_p50_ns, ..Dist::default() };
+        WindowMetrics {
+            label: "test".into(),
+            step: None,
+            start_ns: 0,
+            end_ns: IL,
+            kernels: 10,
+            graph_internal_kernels: 0,
+            memcpys: 0,
+            memsets: 0,
+            matched_kernels: 10,
+            tklqt_ns: 0,
+            tklqt_all_ns: 0,
+            mean_launch_to_start_ns: 0.0,
+            akd_ns: 0.0,
+            kernel_time_ns: busy_ns,
+            il_ns: IL,
+            device: Some(0),
+            gpu_busy_ns: busy_ns,
+            gpu_idle_paper_ns: IL - busy_ns,
+            gpu_idle_ns: IL - busy_ns,
+            busy_frac: Some(busy_ns as f64 / IL as f64),
+            exposed_launch_ns: launch_bound_ns,
+            host_wait_ns: 0,
+            launch_bound_idle_ns: launch_bound_ns,
+            launch_to_start: queue,
+            api: queue,
+            queue,
+            sync_ns: 0,
+            sync_calls: 0,
+            negative_launch_to_start: 0,
+            clock_skew_launches: 0,
+            queue_depth: vec![DepthSummary {
+                device: 0,
+                stream: 7,
+                mean_depth: 1.0,
+                max_depth: 3,
+                frac_time_depth_gt1: depth_gt1,
+            }],
+            verdict: Verdict { bound: Bound::NoGpuWork, evidence: Vec::new() },
+        }
+    }
+
+    #[test]
+    fn verdict_over_every_regime_and_its_edges() {
+        use Bound::*;
+        // Launch floor 2.5 us: the queue threshold is 5 us.
+        let spec = WindowSpec::default();
+        // (case, busy ns of 1 ms, launch-bound idle ns, queue p50 ns, depth>1 share, verdict)
+        let table: &[(&str, i64, i64, f64, f64, Bound)] = &[
+            ("clear CPU-bound", 300_000, 560_000, 1_000.0, 0.0, CpuBound),
+            ("busy just below 0.5", 499_999, 400_000, 1_000.0, 0.0, CpuBound),
+            ("busy exactly 0.5", 500_000, 400_000, 1_000.0, 0.0, Transitional),
+            ("host-idle share exactly 0.5", 400_000, 300_000, 1_000.0, 0.0, CpuBound),
+            ("host-idle share just below 0.5", 400_000, 299_999, 1_000.0, 0.0, Transitional),
+            ("queue p50 just below 2x floor", 300_000, 560_000, 4_999.0, 0.0, CpuBound),
+            ("queue p50 at 2x floor, CPU side", 300_000, 560_000, 5_000.0, 0.0, Transitional),
+            ("clear GPU-bound", 980_000, 0, 50_000.0, 0.9, GpuBound),
+            ("busy exactly 0.9", 900_000, 0, 50_000.0, 0.9, GpuBound),
+            ("busy just below 0.9", 899_999, 0, 50_000.0, 0.9, Transitional),
+            ("queue p50 just above 2x floor", 950_000, 0, 5_001.0, 0.9, GpuBound),
+            ("queue p50 at 2x floor, GPU side", 950_000, 0, 5_000.0, 0.9, Transitional),
+            ("depth>1 share exactly 0.5", 950_000, 0, 50_000.0, 0.5, GpuBound),
+            ("depth>1 share just below 0.5", 950_000, 0, 50_000.0, 0.499, Transitional),
+            ("between the regimes", 700_000, 300_000, 1_000.0, 0.0, Transitional),
+            ("idle but not launch-bound", 300_000, 100_000, 1_000.0, 0.0, Transitional),
+            ("busy under 5%, not launch-bound", 49_999, 0, 50_000.0, 0.0, CpuBound),
+            ("busy under 5%, launch-bound, long queue", 10_000, 900_000, 50_000.0, 0.9, CpuBound),
+            ("busy exactly 5%, not launch-bound", 50_000, 0, 1_000.0, 0.0, Transitional),
+            ("busy 0", 0, 0, 0.0, 0.0, CpuBound),
+        ];
+        for &(case, busy, lb, q50, depth, want) in table {
+            let v = judge(&window(busy, lb, q50, depth), spec);
+            assert_eq!(v.bound, want, "{case}: {:?}", v.evidence);
+            assert_eq!(v.evidence.len(), 4, "{case}");
+        }
+    }
+
+    #[test]
+    fn no_kernels_is_no_gpu_work() {
+        let mut w = window(0, 0, 0.0, 0.0);
+        w.kernels = 0;
+        w.busy_frac = None;
+        let v = judge(&w, WindowSpec::default());
+        assert_eq!(v.bound, Bound::NoGpuWork);
+        assert_eq!(v.evidence, vec!["no kernels in this window".to_string()]);
+    }
+
+    #[test]
+    fn idle_gpu_evidence_names_the_host_but_not_launches() {
+        let spec = WindowSpec::default();
+        let v = judge(&window(1_000, 0, 0.0, 0.0), spec);
+        assert_eq!(v.bound, Bound::CpuBound);
+        assert!(v.evidence[0].contains("below 5% the window is CPU-bound whatever the other inputs"), "{v:?}");
+        assert!(v.evidence[1].ends_with("the host is the bottleneck, but not through launches"), "{v:?}");
+        // Launch-bound idle time: the idle-GPU rule decides, launches are not ruled out.
+        let v = judge(&window(1_000, 900_000, 50_000.0, 0.0), spec);
+        assert_eq!(v.bound, Bound::CpuBound);
+        assert!(v.evidence[0].contains("whatever the other inputs"), "{v:?}");
+        assert!(!v.evidence[1].contains("not through launches"), "{v:?}");
+        // When the three CPU-bound conditions hold, the evidence is as before.
+        let v = judge(&window(1_000, 900_000, 1_000.0, 0.0), spec);
+        assert_eq!(v.bound, Bound::CpuBound);
+        assert_eq!(v.evidence[0], "GPU busy 0.1% of IL (CPU-bound below 50%: yes; GPU-bound from 90%: no)");
+        assert!(!v.evidence[1].contains("not through launches"), "{v:?}");
+    }
+
+    fn host_op(b: &mut TraceBuilder, name: &str, start_ns: i64, end_ns: i64) {
+        b.host_op(HostOpIn { kind: HostOpKind::Operator, name, pid: 1, tid: 1, start_ns, end_ns, external_id: 0 });
+    }
+
+    fn api(b: &mut TraceBuilder, name: &str, start_ns: i64, end_ns: i64, correlation: u64) {
+        b.api_call(ApiCallIn { name, pid: 1, tid: 1, start_ns, end_ns, correlation, external_id: 0 });
+    }
+
+    fn kernel(b: &mut TraceBuilder, name: &str, stream: u32, start_ns: i64, end_ns: i64, correlation: u64) {
+        let mut a = ActivityIn::new(ActivityKind::Kernel, name, 0, stream, start_ns, end_ns);
+        a.correlation = correlation;
+        b.gpu_activity(a);
+    }
+
+    fn measure(t: &Trace, windows: &[(i64, i64)]) -> Vec<WindowMetrics> {
+        let (l, _) = build_launch_table(t, &mut Diagnostics::default());
+        let depths = stream_depths(t, &l);
+        let ctx = WindowContext { trace: t, launches: &l, depths: &depths, spec: WindowSpec::default() };
+        windows.iter().map(|&(s, e)| ctx.metrics("w".into(), None, s, e)).collect()
+    }
+
+    #[test]
+    fn il_without_kernels_is_the_programs_run_time() {
+        // A host op, then a launch call whose kernel never ran in the trace, then a sync.
+        let mut b = TraceBuilder::new("test");
+        host_op(&mut b, "aten::add", 0, 4_000);
+        api(&mut b, "cudaLaunchKernel", 1_000, 3_000, 1);
+        api(&mut b, "cudaStreamSynchronize", 5_000, 9_000, 0);
+        let t = b.finish();
+        let w = measure(&t, &[(i64::MIN, i64::MAX), (0, 6_000), (2_000, 9_000), (20_000, 30_000)]);
+        // Whole trace: first host op (0) to the sync's end.
+        assert_eq!(w[0].il_ns, 9_000);
+        assert_eq!(w[0].gpu_busy_ns, 0);
+        assert_eq!(w[0].gpu_idle_ns, 9_000);
+        assert_eq!(w[0].busy_frac, None);
+        assert_eq!(w[0].verdict.bound, Bound::NoGpuWork);
+        assert_eq!(w[0].sync_calls, 1);
+        // Cut at the window's end.
+        assert_eq!(w[1].il_ns, 6_000);
+        // Only a sync starts in [2000, 9000): no host op or launch call, so no IL.
+        assert_eq!(w[2].il_ns, 0);
+        // Nothing at all.
+        assert_eq!(w[3].il_ns, 0);
+        assert_eq!(w[3].verdict.bound, Bound::NoGpuWork);
+    }
+
+    #[test]
+    fn one_kernel_in_an_idle_ms_is_cpu_bound() {
+        // 1 ms of host work; one 1 us kernel at its end, the device's first activity.
+        let mut b = TraceBuilder::new("test");
+        host_op(&mut b, "python work", 0, 1_000_000);
+        api(&mut b, "cudaLaunchKernel", 990_000, 995_000, 1);
+        kernel(&mut b, "k", 7, 998_000, 999_000, 1);
+        let t = b.finish();
+        let w = &measure(&t, &[(i64::MIN, i64::MAX)])[0];
+        assert_eq!(w.il_ns, 999_000);
+        assert_eq!(w.gpu_busy_ns, 1_000);
+        assert_eq!(w.launch_bound_idle_ns, 0);
+        assert_eq!(w.verdict.bound, Bound::CpuBound, "{:?}", w.verdict);
+        assert!(w.verdict.evidence[1].contains("not through launches"), "{:?}", w.verdict);
+    }
+
+    #[test]
+    fn window_sums_over_a_hand_built_trace() {
+        // K1: call 0-5, kernel 7-10 us (first on the device: no gap).
+        // K2: call 20-24, kernel 30-31 us: gap 20 us, host wait (the call began after K1 ended).
+        // K3: call 25-26, kernel 30.5-33 us on another stream, overlapping K2: no gap.
+        // Graph: call 40-42, kernels 45-46 (head: gap 12 us, host wait) and 46.5-47 (internal).
+        let mut b = TraceBuilder::new("test");
+        host_op(&mut b, "aten::op", 0, 42_000);
+        api(&mut b, "cudaLaunchKernel", 0, 5_000, 1);
+        kernel(&mut b, "K1", 7, 7_000, 10_000, 1);
+        api(&mut b, "cudaLaunchKernel", 20_000, 24_000, 2);
+        kernel(&mut b, "K2", 7, 30_000, 31_000, 2);
+        api(&mut b, "cudaLaunchKernel", 25_000, 26_000, 3);
+        kernel(&mut b, "K3", 8, 30_500, 33_000, 3);
+        api(&mut b, "cudaGraphLaunch", 40_000, 42_000, 4);
+        kernel(&mut b, "G1", 7, 45_000, 46_000, 4);
+        kernel(&mut b, "G2", 7, 46_500, 47_000, 4);
+        let t = b.finish();
+        let w = &measure(&t, &[(i64::MIN, i64::MAX)])[0];
+        assert_eq!(w.kernels, 5);
+        assert_eq!(w.matched_kernels, 5);
+        assert_eq!(w.graph_internal_kernels, 1);
+        assert_eq!(w.tklqt_ns, 7_000 + 10_000 + 5_500 + 5_000);
+        assert_eq!(w.tklqt_all_ns, w.tklqt_ns + 6_500);
+        assert_eq!(w.launch_to_start.count, 4);
+        assert_eq!(w.mean_launch_to_start_ns, 27_500.0 / 4.0);
+        assert_eq!(w.kernel_time_ns, 3_000 + 1_000 + 2_500 + 1_000 + 500);
+        assert_eq!(w.il_ns, 47_000);
+        // Busy: 7-10, 30-33, 45-46, 46.5-47.
+        assert_eq!(w.gpu_busy_ns, 3_000 + 3_000 + 1_000 + 500);
+        assert_eq!(w.gpu_idle_ns, 47_000 - 7_500);
+        assert_eq!(w.gpu_idle_paper_ns, 47_000 - 8_000);
+        // Exposed: K2 min(10, 20) + G1 min(5, 12); K1, the device's first
+        // activity, has no gap (the idle time before it is not a gap).
+        assert_eq!(w.exposed_launch_ns, 10_000 + 5_000);
+        // Host-wait gaps: K2 (20 us) and G1 (12 us); K3 and K1 add no exposed time.
+        assert_eq!(w.host_wait_ns, 32_000);
+        assert_eq!(w.launch_bound_idle_ns, 32_000);
+        assert_eq!(w.api.sum_ns, 5_000 + 4_000 + 1_000 + 2_000);
+        assert_eq!(w.queue.sum_ns, 2_000 + 6_000 + 4_500 + 3_000);
+        assert_eq!(w.verdict.bound, Bound::CpuBound, "{:?}", w.verdict);
+    }
 }

@@ -71,11 +71,18 @@ pub struct TraceReplay {
     host: usize,
     counter: usize,
     series: FxHashMap<u32, u32>,
+    /// Correlation ids that GPU activities carry, sorted: a launch call
+    /// whose id is not here will never get one.
+    activity_corr: Vec<u64>,
 }
 
 impl TraceReplay {
     pub fn new(trace: Trace, offset_ns: i64) -> TraceReplay {
+        let mut activity_corr: Vec<u64> = trace.activities.correlation.iter().copied().filter(|&c| c != 0).collect();
+        activity_corr.sort_unstable();
+        activity_corr.dedup();
         TraceReplay {
+            activity_corr,
             trace,
             offset_ns,
             corr_offset: 0,
@@ -184,6 +191,9 @@ impl TraceReplay {
                     correlation: corr(c.correlation[i]),
                     external_id: c.external_id[i],
                 });
+                if c.correlation[i] != 0 && self.activity_corr.binary_search(&c.correlation[i]).is_err() {
+                    live.no_activity_expected(corr(c.correlation[i]));
+                }
                 self.api += 1;
             }
             1 => {

@@ -6,6 +6,7 @@
 
 mod headless;
 mod source;
+mod ui;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -158,7 +159,7 @@ pub fn run(args: &TopArgs) -> Result<(), Failure> {
         let mut out = std::io::BufWriter::new(stdout.lock());
         return headless::run(spec, &mut out);
     }
-    Err(Failure::input(anyhow!("the terminal UI is not built yet: use --headless")))
+    ui::run(spec, args.ascii, args.out.clone())
 }
 
 /// How often a paced run publishes a snapshot (the UI redraws at most this often).

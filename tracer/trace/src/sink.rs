@@ -12,6 +12,9 @@ pub trait EventSink {
     /// The index of a counter series, created on first sight.
     fn counter_series(&mut self, name: &str, unit: &str, device: Option<u32>) -> u32;
     fn counter_sample(&mut self, series: u32, time_ns: i64, value: f64);
+    /// A hint from a source that knows its future (a replay): no GPU activity
+    /// will arrive for the launch call with this correlation id.
+    fn no_activity_expected(&mut self, _correlation: u64) {}
 }
 
 impl EventSink for TraceBuilder {

@@ -160,3 +160,79 @@ fn user_errors_are_clear() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("--delay must be a non-negative number of seconds"));
 }
+
+/// Processes of process group `pgid` still running (zombies left out), from /proc.
+fn group_members(pgid: i32) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some(close) = stat.rfind(')') else { continue };
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        if fields.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid) && fields[0] != "Z" {
+            found.push(format!("{pid} {}", &stat[..close + 1]));
+        }
+    }
+    found
+}
+
+/// `pgrep -g PGID` once the group's last zombies are reaped (orphans are
+/// reaped by init, a moment after they die), within 5 s.
+fn pgrep_group(pgid: i32) -> String {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let o = Command::new("pgrep").args(["-g", &pgid.to_string()]).output().map(|o| text(&o.stdout));
+        let found = o.unwrap_or_default();
+        if found.is_empty() || std::time::Instant::now() > until {
+            return found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn duration_leaves_no_process_of_the_program_behind() {
+    // The shell's background job ignores SIGINT (as in any non-interactive
+    // shell), so --duration's interrupt alone would leave it running.
+    let out = out_dir("group");
+    let pid_file = out.with_extension("pid");
+    let script = format!("echo $$ > {}; sleep 30 & exec sleep 30", pid_file.display());
+    let started = std::time::Instant::now();
+    let o = boundscope(
+        &["profile", "--duration", "1", "--out", out.to_str().expect("utf8"), "--", "sh", "-c", &script],
+        &[],
+    );
+    let stderr = text(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "ended on its deadline: {stderr}");
+    let pgid: i32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("pid");
+    assert!(group_members(pgid).is_empty(), "left behind: {:?}\n{stderr}", group_members(pgid));
+    assert_eq!(pgrep_group(pgid), "", "pgrep -g {pgid}");
+    assert!(stderr.contains("1 process(es) started by the program were still running"), "{stderr}");
+    assert!(stderr.contains("(sleep)"), "{stderr}");
+    std::fs::remove_dir_all(&out).ok();
+    std::fs::remove_file(&pid_file).ok();
+
+    // The plain case: a shell whose only child is the program.
+    let out = out_dir("group-plain");
+    let script = format!("echo $$ > {}; sleep 20; true", pid_file.display());
+    let o = boundscope(
+        &["profile", "--duration", "1", "--out", out.to_str().expect("utf8"), "--", "sh", "-c", &script],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let pgid: i32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("pid");
+    assert!(group_members(pgid).is_empty(), "left behind: {:?}", group_members(pgid));
+    std::fs::remove_dir_all(&out).ok();
+    std::fs::remove_file(&pid_file).ok();
+}
+
+#[test]
+fn duration_and_delay_have_an_upper_bound() {
+    for opt in ["--duration", "--delay"] {
+        let o = boundscope(&["profile", opt, "1e30", "--out", "never-written", "--", "true"], &[]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+        assert!(text(&o.stderr).contains(&format!("{opt} must be at most 2592000 seconds")), "{}", text(&o.stderr));
+    }
+    assert!(!Path::new("never-written").exists());
+}

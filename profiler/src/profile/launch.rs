@@ -5,6 +5,11 @@
 //! samplers run, the profiler writes "go" and the gate `exec`s the program
 //! (same pid, same environment, so perf counting starts exactly at the exec).
 //! If the profiler goes away first, the gate exits without running anything.
+//!
+//! The gate starts a process group of its own (its pid is the group id), so
+//! every process the program starts (a shell's children, a launcher's
+//! workers) can be signalled together and none is left behind: see
+//! [`ProcessGroup`].
 
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
@@ -14,6 +19,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal, kill_process_group};
 
 /// Longest Unix socket path (sun_path is 108 bytes with its NUL).
 const MAX_SOCKET_PATH: usize = 107;
@@ -95,6 +102,7 @@ pub fn spawn_held(
         .arg("--")
         .args(command)
         .envs(env.iter().map(|(k, v)| (k, v)))
+        .process_group(0)
         .spawn()
         .map_err(|e| io::Error::new(e.kind(), format!("starting {}: {e}", gate_exe.display())))?;
     let deadline = Instant::now() + timeout;
@@ -118,6 +126,78 @@ pub fn spawn_held(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The process group the program runs in (its first process's pid).
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessGroup(pub i32);
+
+/// A process still running in the group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Survivor {
+    pub pid: i32,
+    /// Its command name (`/proc/PID/comm`).
+    pub name: String,
+}
+
+impl ProcessGroup {
+    /// Sends `signal` to every process of the group; false when none is left.
+    pub fn signal(self, signal: Signal) -> bool {
+        Pid::from_raw(self.0).is_some_and(|p| kill_process_group(p, signal).is_ok())
+    }
+
+    /// The processes of the group still running, from `/proc` (zombies,
+    /// which hold nothing but a table entry, are left out).
+    pub fn members(self) -> Vec<Survivor> {
+        let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+        let mut found: Vec<Survivor> = dir
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter_map(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+                let open = stat.find('(')?;
+                let close = stat.rfind(')')?;
+                let mut rest = stat.get(close + 1..)?.split_whitespace();
+                let state = rest.next()?;
+                let pgrp: i32 = rest.nth(1)?.parse().ok()?;
+                (pgrp == self.0 && state != "Z" && state != "X")
+                    .then(|| Survivor { pid, name: stat[open + 1..close].to_string() })
+            })
+            .collect();
+        found.sort_by_key(|s| s.pid);
+        found
+    }
+
+    /// Ends what is left of the group: SIGTERM, then SIGKILL once `grace` has
+    /// passed; waits at most `grace` plus one second in all. Returns the
+    /// processes that were running when it started (empty when none was).
+    pub fn end(self, grace: Duration) -> Vec<Survivor> {
+        let left = self.members();
+        if left.is_empty() {
+            return left;
+        }
+        self.signal(Signal::TERM);
+        let start = Instant::now();
+        let mut killed = false;
+        while !self.members().is_empty() {
+            let waited = start.elapsed();
+            if waited > grace + Duration::from_secs(1) {
+                break;
+            }
+            if waited > grace && !killed {
+                self.signal(Signal::KILL);
+                killed = true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        left
+    }
+}
+
+/// "pid 12 (sleep), pid 15 (python3)".
+pub fn describe(survivors: &[Survivor]) -> String {
+    survivors.iter().map(|s| format!("pid {} ({})", s.pid, s.name)).collect::<Vec<_>>().join(", ")
 }
 
 /// The `__gate` command: wait for "go" on `release`, then become `command`.

@@ -35,7 +35,7 @@ use boundscope_reports::{chrome, csv};
 use boundscope_trace::run::{RUN_RECORDS_FILE, Window, read_run};
 use boundscope_wire::{NoticeRec, RunInfoRec, encode_stream_header};
 use clap::Args;
-use rustix::process::{Pid, Signal, kill_process};
+use rustix::process::Signal;
 
 use crate::Failure;
 use clock::host_now_ns;
@@ -165,10 +165,18 @@ fn torch_site_packages() -> Vec<PathBuf> {
     }
 }
 
+/// Longest `--delay` or `--duration`: 30 days, longer than any profiling
+/// session, and far inside what clock arithmetic holds.
+const MAX_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
+
 fn secs(v: Option<f64>, what: &str) -> Result<Option<Duration>, Failure> {
     match v {
         None => Ok(None),
-        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) if s.is_finite() && (0.0..=MAX_SECONDS).contains(&s) => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) if s.is_finite() && s > MAX_SECONDS => Err(Failure::input(anyhow!(
+            "{what} must be at most {MAX_SECONDS} seconds (30 days), got {s}; for a program that runs longer, \
+             leave it out and stop the program yourself"
+        ))),
         Some(_) => Err(Failure::input(anyhow!("{what} must be a non-negative number of seconds"))),
     }
 }
@@ -267,8 +275,9 @@ pub fn run(args: &ProfileArgs) -> Result<(), Failure> {
         None => None,
     };
 
-    // Ctrl-C reaches the whole process group (the program too); SIGTERM is
-    // sent to boundscope alone, so it is passed on to the program.
+    // The program runs in a process group of its own, which the terminal's
+    // Ctrl-C does not reach: Ctrl-C and SIGTERM to boundscope are passed on
+    // to the program's whole group.
     let interrupted = Arc::new(AtomicBool::new(false));
     let terminated = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone())
@@ -300,8 +309,21 @@ pub fn run(args: &ProfileArgs) -> Result<(), Failure> {
     let mut child = held.release().context("releasing the program").map_err(Failure::internal)?;
 
     let stop_at = duration.map(|d| released_at + delay.unwrap_or_default() + d);
-    let (status, abandoned) = wait_child(&mut child, pid, &interrupted, &terminated, stop_at);
+    let group = launch::ProcessGroup(pid);
+    let (status, abandoned) = wait_child(&mut child, group, &interrupted, &terminated, stop_at);
     let wall = released_at.elapsed();
+    // Whatever the program started and left running (a shell's background
+    // job, a launcher's workers) would outlive boundscope with the
+    // collector's environment: end it, and say what it was.
+    let left = group.end(Duration::from_secs(if abandoned { 1 } else { 5 }));
+    if !left.is_empty() {
+        eprintln!(
+            "boundscope: {} process(es) started by the program were still running after it ended: {}; ended them \
+             (SIGTERM, then SIGKILL)",
+            left.len(),
+            launch::describe(&left)
+        );
+    }
     let command_line_args: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     if let Err(e) = write_program_status(out, &command_line_args, status, abandoned, wall) {
         eprintln!("boundscope: warning: {e:#}");
@@ -450,13 +472,13 @@ fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Waits for the program. Ctrl-C (or SIGTERM) reaches the program too; a
-/// second one stops waiting. At `stop_at` the program is interrupted, then
-/// terminated after 5 s and killed after 10 s. Returns its status (None when
-/// abandoned) and whether waiting was abandoned.
+/// Waits for the program. Ctrl-C (or SIGTERM) is passed on to its process
+/// group; a second one stops waiting. At `stop_at` the group is interrupted,
+/// then terminated after 5 s and killed after 10 s. Returns the program's
+/// status (None when abandoned) and whether waiting was abandoned.
 fn wait_child(
     child: &mut std::process::Child,
-    pid: i32,
+    group: launch::ProcessGroup,
     interrupted: &AtomicBool,
     terminated: &AtomicBool,
     stop_at: Option<Instant>,
@@ -465,30 +487,26 @@ fn wait_child(
     let mut stopping_since: Option<Instant> = None;
     // 0: interrupted, 1: terminated, 2: killed.
     let mut escalated = 0u8;
-    let pid = Pid::from_raw(pid);
     loop {
         match child.try_wait() {
             Ok(Some(s)) => return (Some(s), false),
             Ok(None) => {}
             Err(_) => return (None, true),
         }
-        if terminated.swap(false, Ordering::AcqRel) {
-            if let Some(p) = pid {
-                kill_process(p, Signal::TERM).ok();
-            }
+        let term = terminated.swap(false, Ordering::AcqRel);
+        if term {
             interrupted.store(true, Ordering::Release);
         }
         if interrupted.swap(false, Ordering::AcqRel) {
             signals += 1;
             if signals == 1 {
+                group.signal(if term { Signal::TERM } else { Signal::INT });
                 eprintln!(
                     "boundscope: interrupted; waiting for the program to finish its records (interrupt again to stop waiting)"
                 );
             } else {
                 eprintln!("boundscope: stopped waiting; the run is marked incomplete");
-                if let Some(p) = pid {
-                    kill_process(p, Signal::TERM).ok();
-                }
+                group.signal(Signal::TERM);
                 return (None, true);
             }
         }
@@ -498,17 +516,13 @@ fn wait_child(
         {
             let since = *stopping_since.get_or_insert_with(|| {
                 eprintln!("boundscope: --duration reached; interrupting the program");
-                if let Some(p) = pid {
-                    kill_process(p, Signal::INT).ok();
-                }
+                group.signal(Signal::INT);
                 now
             });
             let waited = now.duration_since(since);
             let step = if waited > Duration::from_secs(10) { 2 } else { u8::from(waited > Duration::from_secs(5)) };
-            if step > escalated
-                && let Some(p) = pid
-            {
-                kill_process(p, if step == 2 { Signal::KILL } else { Signal::TERM }).ok();
+            if step > escalated {
+                group.signal(if step == 2 { Signal::KILL } else { Signal::TERM });
                 escalated = step;
             }
         }

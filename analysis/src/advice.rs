@@ -48,7 +48,8 @@ pub struct FusionCandidate {
     pub head_launches: u64,
     /// Proximity score: occurrences / head launches (1.0: the head is always followed by the chain).
     pub ps: f64,
-    /// Occurrences inside CPU-bound windows, where fusing saves time.
+    /// Occurrences inside CPU-bound windows, where fusing saves time, that
+    /// share no launch with a higher-ranked suggestion.
     pub cpu_bound_occurrences: u64,
     /// GPU idle time inside the chain (gaps before its 2nd..Lth kernels), mean per CPU-bound occurrence.
     pub saving_per_occurrence_ns: f64,
@@ -101,6 +102,19 @@ struct ChainStats {
     cpu_count: u64,
     cpu_saving: i64,
     first_row: u32,
+    /// Every occurrence, in launch order: position of its first launch in the
+    /// launch-ordered rows, its saving, and whether it starts in a CPU-bound window.
+    occ: Vec<Occurrence>,
+}
+
+/// One occurrence of a chain: (position of its first launch, saving, in a CPU-bound window).
+type Occurrence = (u32, i64, bool);
+
+/// A selected chain: its occurrences that no higher-ranked suggestion claimed.
+struct Picked<'a> {
+    found: Found<'a>,
+    cpu_count: u64,
+    cpu_saving: i64,
 }
 
 /// Computes the advice from a trace, its launch table and its judged windows
@@ -190,6 +204,7 @@ fn fusion_candidates(
                     .entry((s, (key, len as u8)))
                     .or_insert_with(|| ChainStats { first_row: r, ..Default::default() });
                 st.count += 1;
+                st.occ.push(((seg_start + k) as u32, saving, counts));
                 if counts {
                     st.cpu_count += 1;
                     st.cpu_saving += saving;
@@ -208,25 +223,54 @@ fn fusion_candidates(
             (st.count >= 2 && ps >= spec.min_ps && st.cpu_saving > 0).then_some((*k, st, ps, head))
         })
         .collect();
-    found.sort_by(|x, y| y.1.cpu_saving.cmp(&x.1.cpu_saving).then(y.0.1.1.cmp(&x.0.1.1)).then(x.0.cmp(&y.0)));
-    // Keep a chain only when no longer chain already kept contains it.
-    let mut kept: Vec<Found<'_>> = Vec::new();
-    for c in found {
-        let (stream, (key, len)) = c.0;
-        let inner = &key[..len as usize];
-        let covered = kept.iter().any(|k| {
-            let (s2, (k2, l2)) = k.0;
-            s2 == stream && l2 > len && k2[..l2 as usize].windows(len as usize).any(|w| w == inner)
-        });
-        if !covered {
-            kept.push(c);
+    found.sort_by_key(|x| x.0);
+    // Non-overlapping selection: repeatedly take the chain whose occurrences
+    // not yet claimed (no launch in a suggestion already taken, and not
+    // overlapping an earlier occurrence of itself) save the most in CPU-bound
+    // windows (ties: the longer chain, then the first key), and claim those
+    // launches. No launch belongs to two suggestions, so the savings add up to
+    // at most the GPU idle time inside the chains.
+    let mut claimed = vec![false; rows.len()];
+    let usable = |c: &Found<'_>, claimed: &[bool]| -> Vec<Occurrence> {
+        let len = c.0.1.1 as usize;
+        let mut next_free = 0usize;
+        let mut out = Vec::new();
+        for &(p, saving, cpu) in &c.1.occ {
+            let p = p as usize;
+            if p >= next_free && !claimed[p..p + len].iter().any(|&x| x) {
+                next_free = p + len;
+                out.push((p as u32, saving, cpu));
+            }
         }
-        if kept.len() == spec.top {
-            break;
+        out
+    };
+    let mut kept: Vec<Picked<'_>> = Vec::new();
+    while kept.len() < spec.top {
+        let mut best: Option<(usize, i64, Vec<Occurrence>)> = None;
+        for (ci, c) in found.iter().enumerate() {
+            let occ = usable(c, &claimed);
+            let saving: i64 = occ.iter().filter(|o| o.2).map(|o| o.1).sum();
+            let better = match &best {
+                None => saving > 0,
+                Some((bi, bs, _)) => saving > *bs || (saving == *bs && c.0.1.1 > found[*bi].0.1.1),
+            };
+            if better {
+                best = Some((ci, saving, occ));
+            }
         }
+        let Some((ci, saving, occ)) = best else { break };
+        let len = found[ci].0.1.1 as usize;
+        for &(p, _, _) in &occ {
+            claimed[p as usize..p as usize + len].iter_mut().for_each(|x| *x = true);
+        }
+        let cpu_count = occ.iter().filter(|o| o.2).count() as u64;
+        kept.push(Picked { found: found.remove(ci), cpu_count, cpu_saving: saving });
     }
-    let ext_wanted: FxHashSet<u64> =
-        kept.iter().map(|k| api.external_id[l.api[k.1.first_row as usize] as usize]).filter(|&e| e != 0).collect();
+    let ext_wanted: FxHashSet<u64> = kept
+        .iter()
+        .map(|k| api.external_id[l.api[k.found.1.first_row as usize] as usize])
+        .filter(|&e| e != 0)
+        .collect();
     let mut op_of: FxHashMap<u64, StrId> = FxHashMap::default();
     let h = &trace.host_ops;
     for i in 0..h.len() {
@@ -235,7 +279,7 @@ fn fusion_candidates(
         }
     }
     kept.into_iter()
-        .map(|(((device, stream), (key, len)), st, ps, head)| {
+        .map(|Picked { found: (((device, stream), (key, len)), st, ps, head), cpu_count, cpu_saving }| {
             let ext = api.external_id[l.api[st.first_row as usize] as usize];
             FusionCandidate {
                 kernels: key[..len as usize].iter().map(|&n| trace.str(StrId(n)).to_string()).collect(),
@@ -244,10 +288,10 @@ fn fusion_candidates(
                 occurrences: st.count,
                 head_launches: head,
                 ps,
-                cpu_bound_occurrences: st.cpu_count,
-                saving_per_occurrence_ns: st.cpu_saving as f64 / st.cpu_count.max(1) as f64,
-                total_saving_ns: st.cpu_saving,
-                saving_frac: if cpu_il > 0 { st.cpu_saving as f64 / cpu_il as f64 } else { 0.0 },
+                cpu_bound_occurrences: cpu_count,
+                saving_per_occurrence_ns: cpu_saving as f64 / cpu_count.max(1) as f64,
+                total_saving_ns: cpu_saving,
+                saving_frac: if cpu_il > 0 { cpu_saving as f64 / cpu_il as f64 } else { 0.0 },
                 host_op: op_of.get(&ext).map(|&n| trace.str(n).to_string()),
             }
         })
@@ -428,6 +472,31 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].kernels, vec!["A", "B", "C"]);
         assert_eq!(f[0].total_saving_ns, 4 * 18_000);
+    }
+
+    #[test]
+    fn chains_do_not_overlap_and_savings_do_not_exceed_the_idle_time() {
+        // Nine kernels per step, always in the same order: every window of 2..4
+        // of them has PS 1.0. Shifted windows (B-C-D-E, C-D-E-F, ...) would
+        // count the same gaps again; only disjoint chains are suggested.
+        let seq: &[&str] = &["A", "B", "C", "D", "E", "F", "G", "H", "I"];
+        let t = steps_trace(&[seq; 4]);
+        let (windows, advice) = run(&t);
+        assert!(windows.iter().all(|w| w.verdict.bound == Bound::CpuBound));
+        let f = &advice.fusion;
+        let names: Vec<Vec<String>> = f.iter().map(|c| c.kernels.clone()).collect();
+        assert_eq!(names, vec![vec!["A", "B", "C", "D"], vec!["E", "F", "G", "H"]]);
+        for c in f {
+            assert_eq!(c.cpu_bound_occurrences, 4);
+            assert_eq!(c.total_saving_ns, 4 * 27_000);
+        }
+        // No kernel name (each launched once per step) is in two suggestions.
+        let mut all: Vec<&String> = f.iter().flat_map(|c| &c.kernels).collect();
+        all.sort();
+        assert!(all.windows(2).all(|w| w[0] != w[1]), "{all:?}");
+        // Together they save at most the GPU idle time between the step's kernels (8 gaps of 9 us).
+        let total: i64 = f.iter().map(|c| c.total_saving_ns).sum();
+        assert!(total <= 4 * 8 * 9_000, "{total}");
     }
 
     #[test]

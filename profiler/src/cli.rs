@@ -89,7 +89,7 @@ pub struct ExportArgs {
     /// Write SVG plots (launch_to_start.svg, top_kernels.svg) into DIR.
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
-    /// Write a Markdown report embedding the plots (those of --plots, else drawn into FILE's <stem>-plots/).
+    /// Write a Markdown report embedding the plots (those of --plots, else drawn into STEM-plots/ beside FILE, STEM being FILE's name without extension).
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
     /// Rows in the top-kernels tables and chart.

@@ -1,9 +1,9 @@
 //! Reader for PyTorch profiler / Kineto traces (`.json`, `.json.gz`), and for
 //! any Chrome trace JSON with the same event shapes.
 //!
-//! Streamed: a thread decompresses into chunks ([`source`]), this thread cuts
-//! `traceEvents` into single events with a structural scan ([`scan`]) and
-//! parses each with serde_json into borrowed fields ([`event`]). The whole
+//! Streamed: a thread decompresses into chunks (`source.rs`), this thread cuts
+//! `traceEvents` into single events with a structural scan (`scan.rs`) and
+//! parses each with serde_json into borrowed fields (`event.rs`). The whole
 //! document is never in memory and never a `serde_json::Value`.
 //!
 //! Malformed single events are skipped and counted (with the first one's event

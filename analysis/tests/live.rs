@@ -96,7 +96,12 @@ fn live_windows_equal_batch_windows() {
         assert_eq!(windows.len() as i64, expected, "{}", path.display());
         // Windows become final while the replay goes on, not only at its end
         // (launch calls the trace has no kernel for hold nothing open).
-        assert!(before_end + 4 >= windows.len(), "{}: {before_end} of {} final before the end", path.display(), windows.len());
+        assert!(
+            before_end + 4 >= windows.len(),
+            "{}: {before_end} of {} final before the end",
+            path.display(),
+            windows.len()
+        );
         for (k, w) in windows.iter().enumerate() {
             let s = k as i64 * spec.window_ns;
             assert_eq!(w.start_ns, s);

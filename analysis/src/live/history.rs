@@ -102,7 +102,7 @@ impl WindowPoint {
 
     /// GPU busy over IL, `None` without kernels.
     pub fn busy_frac(&self) -> Option<f64> {
-        (self.il_ns > 0).then(|| self.gpu_busy_ns as f64 / self.il_ns as f64)
+        (self.kernels > 0 && self.il_ns > 0).then(|| self.gpu_busy_ns as f64 / self.il_ns as f64)
     }
 
     /// Launch calls per second of trace time.

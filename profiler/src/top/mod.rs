@@ -108,7 +108,7 @@ fn spec_from_args(args: &TopArgs) -> Result<TopSpec, Failure> {
         let gpu = trace.devices.first().map_or_else(|| "GPU not named in the trace".into(), |d| d.name.clone());
         let simulated = trace.meta.simulated;
         return Ok(TopSpec {
-            source: Source::Replay(TraceReplay::new(trace, 0)),
+            source: Source::Replay(Box::new(TraceReplay::new(trace, 0))),
             label: path.display().to_string(),
             gpu,
             simulated,
@@ -149,7 +149,15 @@ fn spec_from_args(args: &TopArgs) -> Result<TopSpec, Failure> {
     let label = format!("{} batch {} seq {seq} (simulated)", workload.name(), args.batch);
     let gpu = format!("{} (model)", platform.id());
     let source = SimSource::new(workload, shape, platform, sim, steps, args.headless).map_err(Failure::input)?;
-    Ok(TopSpec { source: Source::Sim(source), label, gpu, simulated: true, speed, live, headless: args.headless })
+    Ok(TopSpec {
+        source: Source::Sim(Box::new(source)),
+        label,
+        gpu,
+        simulated: true,
+        speed,
+        live,
+        headless: args.headless,
+    })
 }
 
 pub fn run(args: &TopArgs) -> Result<(), Failure> {

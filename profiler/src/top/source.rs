@@ -11,8 +11,8 @@ use boundscope_workloads::{Platform, Shape, SimSpec, WorkloadSpec, run_point};
 /// What feeds the live analysis.
 #[derive(Debug)]
 pub enum Source {
-    Replay(TraceReplay),
-    Sim(SimSource),
+    Replay(Box<TraceReplay>),
+    Sim(Box<SimSource>),
 }
 
 /// A simulated platform run, generated `CHUNK_STEPS` steps at a time so that

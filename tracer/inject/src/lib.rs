@@ -17,6 +17,9 @@
 //! forwards to the one libcupti it loaded (see [`InitializeInjectionNvtx2`]).
 //!
 //! Only `boundscope-wire`, `cupti-sys` and `libc` are linked in (rule 1).
+// FFI with CUPTI and libc: unsafe code is allowed in this crate only (and
+// cupti-sys); every block carries a SAFETY note (clippy undocumented_unsafe_blocks).
+#![allow(unsafe_code)]
 
 pub mod convert;
 #[cfg(feature = "fake-source")]

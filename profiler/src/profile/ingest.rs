@@ -15,9 +15,12 @@ use std::io::Write;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use boundscope_analysis::live::{LiveAnalyzer, LiveSnapshot};
+use boundscope_trace::EventSink;
 
 use boundscope_trace::Trace;
 use boundscope_trace::run::{RunDecoder, RunSummary, Window};
@@ -63,10 +66,41 @@ pub struct Ingested {
     pub cut: Vec<(u32, String)>,
 }
 
+/// A live analysis fed by the ingest as frames arrive (`boundscope top --
+/// CMD`): it publishes a snapshot about every `PUBLISH_EVERY` and once more
+/// at the end, and sends each to `snapshots`.
+#[derive(Debug)]
+pub struct LiveTap {
+    pub analyzer: LiveAnalyzer,
+    pub snapshots: Sender<LiveSnapshot>,
+}
+
+/// How often the live tap publishes while records arrive.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+
+impl LiveTap {
+    fn publish(&mut self, dec: &RunDecoder, end: bool) {
+        self.analyzer.set_dropped_records(dec.dropped_records());
+        if end {
+            self.analyzer.end();
+        } else {
+            let w = self.analyzer.awaited_watermark();
+            self.analyzer.set_watermark(w);
+        }
+        self.snapshots.send(self.analyzer.publish()).ok();
+    }
+}
+
 /// Starts the ingest thread writing to `file` (its stream header already written).
-pub fn spawn(file: File, window: Window, live: Arc<Live>) -> std::io::Result<(Sender<Msg>, JoinHandle<Ingested>)> {
+pub fn spawn(
+    file: File,
+    window: Window,
+    live: Arc<Live>,
+    tap: Option<LiveTap>,
+) -> std::io::Result<(Sender<Msg>, JoinHandle<Ingested>)> {
     let (tx, rx) = channel();
-    let h = std::thread::Builder::new().name("boundscope-ingest".into()).spawn(move || run(file, window, rx, live))?;
+    let h =
+        std::thread::Builder::new().name("boundscope-ingest".into()).spawn(move || run(file, window, rx, live, tap))?;
     Ok((tx, h))
 }
 
@@ -89,7 +123,8 @@ impl Own {
     }
 }
 
-fn run(mut file: File, window: Window, rx: Receiver<Msg>, live: Arc<Live>) -> Ingested {
+fn run(mut file: File, window: Window, rx: Receiver<Msg>, live: Arc<Live>, mut tap: Option<LiveTap>) -> Ingested {
+    let mut published = Instant::now();
     let mut dec = RunDecoder::new(window);
     let mut own = Own { strings: HashMap::new(), series: HashMap::new(), seq: 0, frame: FrameBuilder::default() };
     let mut write_error: Option<String> = None;
@@ -102,17 +137,29 @@ fn run(mut file: File, window: Window, rx: Receiver<Msg>, live: Arc<Live>) -> In
             *write_error = Some(e.to_string());
         }
     };
-    'outer: while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
+    'outer: loop {
+        let first = if tap.is_some() {
+            match rx.recv_timeout(PUBLISH_EVERY) {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(m) => Some(m),
+                Err(_) => break,
+            }
+        };
+        let mut next = first;
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Target(frame) => {
                     // Keep the order of the file: profiler records so far go first.
-                    flush_own(&mut own, &mut dec, &mut |b| write(b, &mut write_error));
+                    flush_own(&mut own, &mut dec, &mut tap, &mut |b| write(b, &mut write_error));
                     write(&frame.bytes, &mut write_error);
                     live.frames.fetch_add(1, Ordering::Relaxed);
                     live.bytes.fetch_add(frame.bytes.len() as u64, Ordering::Relaxed);
-                    dec.frame(&frame);
+                    dec.frame_to(&frame, tap.as_mut().map(|t| &mut t.analyzer as &mut dyn EventSink));
                 }
                 Msg::Closed { source, error } => {
                     if let Some(e) = error {
@@ -163,10 +210,19 @@ fn run(mut file: File, window: Window, rx: Receiver<Msg>, live: Arc<Live>) -> In
             }
             next = rx.try_recv().ok();
         }
-        flush_own(&mut own, &mut dec, &mut |b| write(b, &mut write_error));
+        flush_own(&mut own, &mut dec, &mut tap, &mut |b| write(b, &mut write_error));
+        if let Some(t) = &mut tap
+            && published.elapsed() >= PUBLISH_EVERY
+        {
+            t.publish(&dec, false);
+            published = Instant::now();
+        }
     }
     own.frame.push(&EndRec { complete: u32::from(complete), _pad: 0 });
-    flush_own(&mut own, &mut dec, &mut |b| write(b, &mut write_error));
+    flush_own(&mut own, &mut dec, &mut tap, &mut |b| write(b, &mut write_error));
+    if let Some(t) = &mut tap {
+        t.publish(&dec, true);
+    }
     file.flush().ok();
     // Torn connections are reported through `cut` and their missing end records.
     let (trace, summary) = dec.finish(None);
@@ -174,7 +230,7 @@ fn run(mut file: File, window: Window, rx: Receiver<Msg>, live: Arc<Live>) -> In
 }
 
 /// Seals the profiler's pending records into a frame, writes it, and decodes it like any other.
-fn flush_own(own: &mut Own, dec: &mut RunDecoder, write: &mut dyn FnMut(&[u8])) {
+fn flush_own(own: &mut Own, dec: &mut RunDecoder, tap: &mut Option<LiveTap>, write: &mut dyn FnMut(&[u8])) {
     if own.frame.is_empty() {
         return;
     }
@@ -183,7 +239,7 @@ fn flush_own(own: &mut Own, dec: &mut RunDecoder, write: &mut dyn FnMut(&[u8])) 
     own.seq += 1;
     write(&bytes);
     if let Ok(header) = FrameHeader::decode(&bytes, 0) {
-        dec.frame(&Frame { header, offset: 0, bytes });
+        dec.frame_to(&Frame { header, offset: 0, bytes }, tap.as_mut().map(|t| &mut t.analyzer as &mut dyn EventSink));
     }
 }
 
@@ -250,7 +306,7 @@ mod tests {
         encode_stream_header(&mut head);
         file.write_all(&head).expect("header");
         let live = Arc::new(Live::default());
-        let (tx, h) = spawn(file, Window::ALL, live.clone()).expect("spawn");
+        let (tx, h) = spawn(file, Window::ALL, live.clone(), None).expect("spawn");
         let mut f = FrameBuilder::default();
         f.push_string(1, b"k");
         f.push(&KernelRec { start_ns: 100, end_ns: 200, name: 1, ..Default::default() });

@@ -92,19 +92,19 @@ pub fn spawn_held(
     command: &[OsString],
     env: &[(OsString, OsString)],
     timeout: Duration,
+    log: Option<&std::fs::File>,
 ) -> io::Result<Held> {
     let release_path = dir.socket_path("g")?;
     let listener = UnixListener::bind(&release_path)?;
     listener.set_nonblocking(true)?;
-    let mut child = Command::new(gate_exe)
-        .arg("__gate")
-        .arg(&release_path)
-        .arg("--")
-        .args(command)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .process_group(0)
-        .spawn()
-        .map_err(|e| io::Error::new(e.kind(), format!("starting {}: {e}", gate_exe.display())))?;
+    let mut cmd = Command::new(gate_exe);
+    cmd.arg("__gate").arg(&release_path).arg("--").args(command).envs(env.iter().map(|(k, v)| (k, v))).process_group(0);
+    // A UI owns the terminal: the program writes to the log and reads nothing.
+    if let Some(f) = log {
+        cmd.stdin(std::process::Stdio::null()).stdout(f.try_clone()?).stderr(f.try_clone()?);
+    }
+    let mut child =
+        cmd.spawn().map_err(|e| io::Error::new(e.kind(), format!("starting {}: {e}", gate_exe.display())))?;
     let deadline = Instant::now() + timeout;
     loop {
         match listener.accept() {

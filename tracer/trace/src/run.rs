@@ -24,6 +24,7 @@ use crate::builder::{ActivityIn, ApiCallIn, HostOpIn, STEP_NVTX_NAME, StreamRang
 use crate::diag::WarningKind;
 use crate::error::{ReadError, ReadErrorKind};
 use crate::model::{ActivityKind, DeviceInfo, HostOpKind, Trace};
+use crate::sink::EventSink;
 
 /// File name of the record stream inside a run directory.
 pub const RUN_RECORDS_FILE: &str = "records.bsw";
@@ -135,6 +136,8 @@ struct Source {
     external: HashMap<u32, u64>,
     /// API calls wait for their external correlation records until the end.
     api: Vec<ApiCallRec>,
+    /// Calls of `api` already handed to a live tap (which does not wait).
+    tapped_api: usize,
     /// counter series id of this source -> builder series.
     series: HashMap<u32, u32>,
     overhead: HashMap<u32, u64>,
@@ -193,6 +196,15 @@ impl RunDecoder {
 
     /// Interprets one frame; records it cannot decode are counted as malformed.
     pub fn frame(&mut self, frame: &Frame) {
+        self.frame_to(frame, None);
+    }
+
+    /// [`Self::frame`], also handing every event it keeps to `tap` as it is
+    /// decoded (the live analysis of `boundscope top`). The tap gets API calls
+    /// at the end of each frame, without waiting for their external
+    /// correlation records (those only name framework ops, which live
+    /// figures do not use); the trace gets them at [`Self::finish`] as always.
+    pub fn frame_to(&mut self, frame: &Frame, mut tap: Option<&mut dyn EventSink>) {
         self.bytes += frame.bytes.len() as u64;
         let sid = frame.header.source;
         let seq = frame.header.seq;
@@ -220,7 +232,7 @@ impl RunDecoder {
             match r {
                 Ok((_, r)) => {
                     decoded = decoded.saturating_add(1);
-                    self.record(sid, r);
+                    self.record(sid, r, &mut tap);
                 }
                 Err(e) => {
                     self.builder.warn(WarningKind::MalformedEvent, || format!("record stream: {e}"));
@@ -239,9 +251,33 @@ impl RunDecoder {
                 )
             });
         }
+        if let Some(tap) = tap {
+            self.tap_api(sid, tap);
+        }
     }
 
-    fn record(&mut self, sid: u32, r: Record<'_>) {
+    /// Hands the API calls of source `sid` not yet tapped to `tap`.
+    fn tap_api(&mut self, sid: u32, tap: &mut dyn EventSink) {
+        let window = self.window;
+        let s = self.source(sid);
+        for a in &s.api[s.tapped_api..] {
+            let start = s.clock.to_host_ns(a.start_ns);
+            if window.contains(start) {
+                tap.api_call(ApiCallIn {
+                    name: api_name(s.str(a.name)),
+                    pid: i64::from(a.pid),
+                    tid: i64::from(a.tid),
+                    start_ns: start,
+                    end_ns: s.clock.to_host_ns(a.end_ns),
+                    correlation: correlation(sid, a.correlation),
+                    external_id: s.external.get(&a.correlation).copied().unwrap_or(0),
+                });
+            }
+        }
+        s.tapped_api = s.api.len();
+    }
+
+    fn record(&mut self, sid: u32, r: Record<'_>, tap: &mut Option<&mut dyn EventSink>) {
         let window = self.window;
         match r {
             Record::String(s) => {
@@ -282,6 +318,9 @@ impl RunDecoder {
                 a.block = [k.block_x, k.block_y, k.block_z].map(|v| v.max(0) as u32);
                 let name = a.name.to_string();
                 let a = ActivityIn { name: &name, ..a };
+                if let Some(t) = tap {
+                    t.gpu_activity(a);
+                }
                 self.builder.gpu_activity(a);
             }
             Record::Memcpy(m) => {
@@ -302,6 +341,9 @@ impl RunDecoder {
                 a.correlation = correlation(sid, m.correlation);
                 a.bytes = m.bytes;
                 a.graph_id = (m.graph_id != 0).then_some(m.graph_id);
+                if let Some(t) = tap {
+                    t.gpu_activity(a);
+                }
                 self.builder.gpu_activity(a);
             }
             Record::Memset(m) => {
@@ -321,6 +363,9 @@ impl RunDecoder {
                 a.correlation = correlation(sid, m.correlation);
                 a.bytes = m.bytes;
                 a.graph_id = (m.graph_id != 0).then_some(m.graph_id);
+                if let Some(t) = tap {
+                    t.gpu_activity(a);
+                }
                 self.builder.gpu_activity(a);
             }
             Record::ApiCall(a) => self.source(sid).api.push(a),
@@ -343,7 +388,7 @@ impl RunDecoder {
                 };
                 self.builder.sync_event(r);
             }
-            Record::Marker(m) => self.marker(sid, m),
+            Record::Marker(m) => self.marker(sid, m, tap),
             Record::Overhead(o) => {
                 let s = self.source(sid);
                 *s.overhead.entry(o.overhead_kind).or_default() += o.end_ns.saturating_sub(o.start_ns);
@@ -353,6 +398,10 @@ impl RunDecoder {
                 let (name, unit) = (s.str(c.name).to_string(), s.str(c.unit).to_string());
                 let device = (c.device != NO_DEVICE).then_some(c.device);
                 let idx = self.builder.counter_series(&name, &unit, device);
+                if let Some(t) = tap {
+                    // Series ids agree: both sinks number series in order of first sight.
+                    t.counter_series(&name, &unit, device);
+                }
                 self.source(sid).series.insert(c.id, idx);
             }
             Record::CounterSample(c) => {
@@ -360,6 +409,9 @@ impl RunDecoder {
                     return;
                 }
                 if let Some(&idx) = self.source(sid).series.get(&c.series) {
+                    if let Some(t) = tap {
+                        t.counter_sample(idx, c.time_ns, c.value);
+                    }
                     self.builder.counter_sample(idx, c.time_ns, c.value);
                 }
             }
@@ -399,7 +451,7 @@ impl RunDecoder {
         }
     }
 
-    fn marker(&mut self, sid: u32, m: MarkerRec) {
+    fn marker(&mut self, sid: u32, m: MarkerRec, tap: &mut Option<&mut dyn EventSink>) {
         let window = self.window;
         let s = self.source(sid);
         let t = s.clock.to_host_ns(m.time_ns);
@@ -417,7 +469,7 @@ impl RunDecoder {
                 self.steps.push((start, t));
             }
             if window.contains(start) {
-                self.builder.host_op(HostOpIn {
+                let op = HostOpIn {
                     kind: HostOpKind::Nvtx,
                     name: &name,
                     pid,
@@ -425,7 +477,11 @@ impl RunDecoder {
                     start_ns: start,
                     end_ns: t,
                     external_id: 0,
-                });
+                };
+                if let Some(tap) = tap {
+                    tap.host_op(op);
+                }
+                self.builder.host_op(op);
             }
         }
     }
@@ -433,6 +489,15 @@ impl RunDecoder {
     /// `boundscope:step` ranges seen so far (CLOCK_MONOTONIC), in order of their end.
     pub fn step_ranges(&self) -> &[(i64, i64)] {
         &self.steps
+    }
+
+    /// Records the injected processes reported lost so far (their latest stats).
+    pub fn dropped_records(&self) -> u64 {
+        self.sources
+            .iter()
+            .filter_map(|(_, s)| s.summary.stats)
+            .map(|st| st.dropped_queue_records + st.dropped_cupti_records)
+            .sum()
     }
 
     /// The run's own record, once seen.

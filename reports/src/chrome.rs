@@ -26,7 +26,7 @@ use crate::output::{ExportError, StreamedFile};
 
 /// Version of the export's layout (in `otherData.format`); bump on any
 /// change a consumer could notice (track naming, args, categories).
-pub const CHROME_FORMAT: &str = "boundscope.chrome/1";
+pub const CHROME_FORMAT: &str = "boundscope.chrome/2";
 
 /// Category of the verdict bars (skipped by boundscope's reader).
 const CAT_VERDICT: &str = DERIVED_CATEGORIES[0];
@@ -45,7 +45,7 @@ pub struct ChromeStats {
     pub events: u64,
     /// Bytes of JSON text (before any compression).
     pub json_bytes: u64,
-    /// Launch-to-activity flow arrows (pairs of `s`/`f` events).
+    /// Launch-to-activity flow arrows (pairs of slices sharing a `bind_id`).
     pub flows: u64,
     /// Slices placed on an overflow track because they partially overlapped
     /// an earlier slice on their own track.
@@ -499,9 +499,11 @@ impl Links {
             }
             let a = &mut api_row[l.api[r] as usize];
             if *a == NONE {
-                // One arrow per launch call: a correlation id is then used by one flow only.
+                // One arrow per launch call: a correlation id is then used by
+                // one flow only. Id 0 would be ignored by the legacy viewer
+                // (it tests `bind_id` for truth); a matched launch never has it.
                 *a = r as u32;
-                flow[r] = true;
+                flow[r] = t.api.correlation[l.api[r] as usize] != 0;
             }
         }
         Links { api_row, activity_row, flow }
@@ -592,6 +594,18 @@ impl<W: Write> EventWriter<W> {
     fn dur(&mut self, ns: i64) {
         self.raw(",\"dur\":");
         push_us(&mut self.buf, ns);
+    }
+
+    /// One end of a flow arrow on the slice being written (flow v2):
+    /// `"bind_id":id,"flow_out":true` on the launch call, `"flow_in":true`
+    /// on its activity. Viewers bind a v2 end to the slice that carries it,
+    /// so slices that touch cannot take each other's arrows.
+    fn flow(&mut self, direction: &str, id: u64) {
+        self.raw(",\"bind_id\":");
+        push_u64(&mut self.buf, id);
+        self.raw(",\"");
+        self.raw(direction);
+        self.raw("\":true");
     }
 
     fn args(&mut self) {
@@ -803,6 +817,11 @@ fn write_verdicts<W: Write>(w: &mut EventWriter<W>, layout: &Layout, analysis: &
         w.arg_str("name", &name);
         w.end_args();
         w.end()?;
+        // Whole trace first, then the steps and their overflow tracks.
+        w.begin_meta("thread_sort_index", layout.verdict_pid, Some(tid as i64));
+        w.arg_i64("sort_index", tid as i64);
+        w.end_args();
+        w.end()?;
     }
     Ok(())
 }
@@ -908,6 +927,11 @@ fn write_group<W: Write>(
                 w.begin("X", Some(cat), Name::Id(a.name[i].0), pid, Some(tid), a.start_ns[i]);
                 w.dur(a.end_ns[i] - a.start_ns[i]);
                 let r = links.api_row[i];
+                if r != NONE && links.flow[r as usize] {
+                    // The arrow leaves this slice (flow v2: bound to the slice itself).
+                    w.flow("flow_out", a.correlation[i]);
+                    stats.flows += 1;
+                }
                 if a.correlation[i] != 0 || a.external_id[i] != 0 || r != NONE {
                     w.args();
                     if a.correlation[i] != 0 {
@@ -922,20 +946,16 @@ fn write_group<W: Write>(
                     w.end_args();
                 }
                 w.end()?;
-                if r != NONE && links.flow[r as usize] {
-                    // The arrow starts inside the launch call (Kineto's "ac2g").
-                    w.begin("s", Some("ac2g"), Name::Text("ac2g"), pid, Some(tid), a.start_ns[i]);
-                    w.raw(",\"id\":");
-                    push_u64(&mut w.buf, a.correlation[i]);
-                    w.end()?;
-                    stats.flows += 1;
-                }
             }
             Class::Activity => {
                 let a = &t.activities;
                 let kind = a.kind[i];
                 w.begin("X", Some(activity_category(kind)), Name::Id(a.name[i].0), pid, Some(tid), a.start_ns[i]);
                 w.dur(a.end_ns[i] - a.start_ns[i]);
+                let r = links.activity_row[i];
+                if r != NONE && links.flow[r as usize] {
+                    w.flow("flow_in", a.correlation[i]);
+                }
                 w.args();
                 w.arg_u64("device", u64::from(a.device[i]));
                 w.arg_u64("stream", u64::from(a.stream[i]));
@@ -965,7 +985,6 @@ fn write_group<W: Write>(
                 if let Some(s) = a.submitted_ns[i] {
                     w.arg_i64("submitted", s);
                 }
-                let r = links.activity_row[i];
                 if r != NONE {
                     launch_args(w, l, r as usize);
                     if l.graph_internal[r as usize] {
@@ -975,14 +994,6 @@ fn write_group<W: Write>(
                 }
                 w.end_args();
                 w.end()?;
-                if r != NONE && links.flow[r as usize] {
-                    // Bound to the enclosing slice: the activity itself.
-                    w.begin("f", Some("ac2g"), Name::Text("ac2g"), pid, Some(tid), a.start_ns[i]);
-                    w.raw(",\"id\":");
-                    push_u64(&mut w.buf, a.correlation[i]);
-                    w.raw(",\"bp\":\"e\"");
-                    w.end()?;
-                }
             }
             Class::GpuAnnotation => {
                 let a = &t.gpu_annotations;

@@ -139,9 +139,10 @@ fn check_structure(name: &str, json: &[u8]) -> Value {
     let mut used_pids = BTreeSet::new();
     let mut used_threads = BTreeSet::new();
     let mut slices: BTreeMap<(i64, i64), Vec<(i64, i64)>> = BTreeMap::new();
-    let mut starts: BTreeMap<(i64, i64), BTreeSet<i64>> = BTreeMap::new();
-    let mut flow_s: BTreeMap<i64, (i64, i64, i64)> = BTreeMap::new();
-    let mut flow_f: BTreeMap<i64, (i64, i64, i64)> = BTreeMap::new();
+    let mut process_sorts = BTreeSet::new();
+    let mut thread_sorts = BTreeSet::new();
+    let mut flow_out: BTreeMap<i64, String> = BTreeMap::new();
+    let mut flow_in: BTreeMap<i64, String> = BTreeMap::new();
     for e in events {
         let ph = e["ph"].as_str().unwrap_or_else(|| panic!("{name}: event without ph: {e}"));
         let pid = pid_tid(&e["pid"]);
@@ -153,6 +154,14 @@ fn check_structure(name: &str, json: &[u8]) -> Value {
                 Some("thread_name") => {
                     thread_names.insert((pid, pid_tid(&e["tid"])));
                 }
+                Some("process_sort_index") => {
+                    assert!(e["args"]["sort_index"].is_i64(), "{name}: {e}");
+                    process_sorts.insert(pid);
+                }
+                Some("thread_sort_index") => {
+                    assert!(e["args"]["sort_index"].is_i64(), "{name}: {e}");
+                    thread_sorts.insert((pid, pid_tid(&e["tid"])));
+                }
                 _ => {}
             },
             "X" => {
@@ -162,22 +171,27 @@ fn check_structure(name: &str, json: &[u8]) -> Value {
                 used_pids.insert(pid);
                 used_threads.insert(key);
                 slices.entry(key).or_default().push((s, s + d));
-                starts.entry(key).or_default().insert(s);
-                if matches!(e["cat"].as_str(), Some("kernel" | "gpu_memcpy" | "gpu_memset")) {
+                let cat = e["cat"].as_str();
+                if matches!(cat, Some("kernel" | "gpu_memcpy" | "gpu_memset")) {
                     assert!(e["args"]["device"].is_u64() && e["args"]["stream"].is_u64(), "{name}: {e}");
                 }
-            }
-            "s" | "f" => {
-                let key = (pid, pid_tid(&e["tid"]));
-                assert_eq!(e["cat"], "ac2g", "{name}");
-                used_pids.insert(pid);
-                used_threads.insert(key);
-                let map = if ph == "s" { &mut flow_s } else { &mut flow_f };
-                if ph == "f" {
-                    assert_eq!(e["bp"], "e", "{name}: f binds to its enclosing slice");
+                // Flow v2: the launch call carries flow_out, its activity flow_in.
+                if e.get("bind_id").is_some() {
+                    let fid = id(&e["bind_id"]);
+                    assert!(fid > 0, "{name}: bind_id 0 is ignored by the legacy viewer");
+                    let (map, want) = if e["flow_out"] == true {
+                        assert!(e.get("flow_in").is_none(), "{name}: {e}");
+                        (&mut flow_out, "cuda")
+                    } else {
+                        assert_eq!(e["flow_in"], true, "{name}: a bind_id needs flow_in or flow_out: {e}");
+                        (&mut flow_in, "gpu")
+                    };
+                    let c = cat.unwrap_or_default();
+                    assert!(c.starts_with(want) || (want == "gpu" && c == "kernel"), "{name}: flow end on {e}");
+                    assert_eq!(e["args"]["correlation"], fid, "{name}: bind_id is the correlation id: {e}");
+                    let prev = map.insert(fid, e.to_string());
+                    assert!(prev.is_none(), "{name}: flow id {fid} used twice");
                 }
-                let prev = map.insert(id(&e["id"]), (key.0, key.1, ns(&e["ts"])));
-                assert!(prev.is_none(), "{name}: flow id {} used twice", e["id"]);
             }
             "C" => {
                 used_pids.insert(pid);
@@ -187,11 +201,8 @@ fn check_structure(name: &str, json: &[u8]) -> Value {
             other => panic!("{name}: unexpected phase {other}"),
         }
     }
-    // Every s has its f and vice versa; each end sits on a slice of its track.
-    assert_eq!(flow_s.keys().collect::<Vec<_>>(), flow_f.keys().collect::<Vec<_>>(), "{name}: flow pairs");
-    for (fid, (pid, tid, ts)) in flow_s.iter().chain(&flow_f) {
-        assert!(starts.get(&(*pid, *tid)).is_some_and(|s| s.contains(ts)), "{name}: flow {fid} not at a slice start");
-    }
+    // Every arrow has both ends (reports/tests/chrome_flows.rs checks which slices they are).
+    assert_eq!(flow_out.keys().collect::<Vec<_>>(), flow_in.keys().collect::<Vec<_>>(), "{name}: flow pairs");
     // Proper nesting on every track.
     for (key, mut v) in slices {
         v.sort_by_key(|&(s, e)| (s, std::cmp::Reverse(e)));
@@ -209,8 +220,12 @@ fn check_structure(name: &str, json: &[u8]) -> Value {
     for p in &used_pids {
         assert!(process_names.contains(p), "{name}: pid {p} has no process_name");
     }
+    for p in &used_pids {
+        assert!(process_sorts.contains(p), "{name}: pid {p} has no process_sort_index");
+    }
     for t in &used_threads {
         assert!(thread_names.contains(t), "{name}: track {t:?} has no thread_name");
+        assert!(thread_sorts.contains(t), "{name}: track {t:?} has no thread_sort_index");
     }
     doc
 }
@@ -225,7 +240,7 @@ fn every_export_follows_the_structural_rules() {
         // One flow per launch call that has a (non-graph-internal) activity.
         let launch_calls: BTreeSet<u32> =
             (0..a.launches.len()).filter(|&r| !a.launches.graph_internal[r]).map(|r| a.launches.api[r]).collect();
-        assert_eq!(count(&|e| e["ph"] == "s"), launch_calls.len(), "{name}: flows");
+        assert_eq!(count(&|e| e["flow_out"] == true), launch_calls.len(), "{name}: flows");
         // One verdict bar per step plus the whole trace.
         let verdicts = count(&|e| e["cat"] == "boundscope_verdict");
         assert_eq!(verdicts, a.report.steps.len() + 1, "{name}: verdict bars");

@@ -229,6 +229,12 @@ mod limits {
     pub const SM_COUNT: u32 = 100_000;
     /// Pending launches per stream (CUDA's queue holds about a thousand).
     pub const QUEUE_CAPACITY: u32 = 1 << 20;
+    /// Floors of the rates that divide work (TFLOP/s, GB/s) and of the
+    /// efficiency fractions: far below any real device, so that a tiny
+    /// value (1e-300) cannot stretch one kernel past the simulator's horizon.
+    pub const MIN_TFLOPS: f64 = 0.01;
+    pub const MIN_BANDWIDTH_GBPS: f64 = 0.01;
+    pub const MIN_FRACTION: f64 = 0.01;
 }
 
 /// Checks every number against its physical range; the error names the
@@ -252,10 +258,23 @@ fn validate(s: &PlatformSpec) -> Result<(), (&'static str, String)> {
         }
     }
     fn fraction(field: &'static str, v: f64) -> Result<(), (&'static str, String)> {
-        if v.is_finite() && v > 0.0 && v <= 1.0 {
+        if v.is_finite() && (MIN_FRACTION..=1.0).contains(&v) {
             Ok(())
         } else {
-            Err((field, format!("must be a fraction of peak in (0, 1], got {v}")))
+            Err((field, format!("must be a fraction of peak between {MIN_FRACTION} and 1, got {v}")))
+        }
+    }
+    fn rate(field: &'static str, v: f64, min: f64, max: f64, unit: &str) -> Result<(), (&'static str, String)> {
+        if v.is_finite() && (min..=max).contains(&v) {
+            Ok(())
+        } else {
+            Err((
+                field,
+                format!(
+                    "must be a positive number of {unit} between {min} (far below any hardware) and {max} \
+                     (about 100x any hardware today), got {v}"
+                ),
+            ))
         }
     }
     fn text(field: &'static str, v: &str) -> Result<(), (&'static str, String)> {
@@ -278,9 +297,9 @@ fn validate(s: &PlatformSpec) -> Result<(), (&'static str, String)> {
         return Err(("gpu.sm_count", format!("must be between 1 and {SM_COUNT}, got {}", g.sm_count)));
     }
     positive("gpu.memory_gib", g.memory_gib, MEMORY_GIB, "GiB")?;
-    positive("gpu.peak_bf16_tflops", g.peak_bf16_tflops, TFLOPS, "TFLOP/s")?;
-    positive("gpu.peak_fp16_tflops", g.peak_fp16_tflops, TFLOPS, "TFLOP/s")?;
-    positive("gpu.hbm_bandwidth_gbps", g.hbm_bandwidth_gbps, BANDWIDTH_GBPS, "GB/s")?;
+    rate("gpu.peak_bf16_tflops", g.peak_bf16_tflops, MIN_TFLOPS, TFLOPS, "TFLOP/s")?;
+    rate("gpu.peak_fp16_tflops", g.peak_fp16_tflops, MIN_TFLOPS, TFLOPS, "TFLOP/s")?;
+    rate("gpu.hbm_bandwidth_gbps", g.hbm_bandwidth_gbps, MIN_BANDWIDTH_GBPS, BANDWIDTH_GBPS, "GB/s")?;
     non_negative("gpu.min_kernel_us", g.min_kernel_us, COST_US, "microseconds")?;
     text("gpu.gemm_kernel_bf16", &g.gemm_kernel_bf16)?;
     text("gpu.gemm_kernel_fp16", &g.gemm_kernel_fp16)?;
@@ -292,7 +311,7 @@ fn validate(s: &PlatformSpec) -> Result<(), (&'static str, String)> {
     fraction("gpu.efficiency.memory_max", e.memory_max)?;
     non_negative("gpu.efficiency.memory_half_mb", e.memory_half_mb, RAMP, "MB")?;
     text("link.kind", &s.link.kind)?;
-    positive("link.bandwidth_gbps", s.link.bandwidth_gbps, BANDWIDTH_GBPS, "GB/s")?;
+    rate("link.bandwidth_gbps", s.link.bandwidth_gbps, MIN_BANDWIDTH_GBPS, BANDWIDTH_GBPS, "GB/s")?;
     non_negative("link.latency_us", s.link.latency_us, COST_US, "microseconds")?;
     let l = &s.launch;
     positive("launch.latency_us", l.latency_us, COST_US, "microseconds")?;

@@ -122,6 +122,7 @@ fn host_ns(class: HostClass, platform: &Platform) -> f64 {
 }
 
 /// Multiplicative jitter: log-normal with mean 1.
+#[derive(Debug)]
 struct Jitter {
     sigma: f64,
     rng: Pcg64Mcg,
@@ -148,6 +149,7 @@ impl Jitter {
 }
 
 /// The timeline state of the host thread and the stream.
+#[derive(Debug)]
 struct Timeline<'a> {
     b: TraceBuilder,
     platform: &'a Platform,
@@ -161,6 +163,45 @@ struct Timeline<'a> {
     capacity: usize,
     latency_ns: f64,
     correlation: u64,
+    /// The last launch call and its activity.
+    last: LastLaunch,
+}
+
+/// The last launch call and its activity, owned. A trace handed out by
+/// [`Simulation::next_steps`] starts with them (before its first step), so
+/// that the analysis sees the gap before that step's first kernel as it does
+/// in one whole trace; they lie in no step.
+#[derive(Debug)]
+struct LastLaunch {
+    kind: Option<ActivityKind>,
+    call: String,
+    name: String,
+    tid: i64,
+    call_ns: (i64, i64),
+    activity_ns: (i64, i64),
+    correlation: u64,
+    external_id: u64,
+    bytes: u64,
+}
+
+impl LastLaunch {
+    fn replay(&self, b: &mut TraceBuilder) {
+        let Some(kind) = self.kind else { return };
+        b.api_call(ApiCallIn {
+            name: &self.call,
+            pid: PID,
+            tid: self.tid,
+            start_ns: self.call_ns.0,
+            end_ns: self.call_ns.1,
+            correlation: self.correlation,
+            external_id: self.external_id,
+        });
+        let mut a = ActivityIn::new(kind, &self.name, 0, STREAM, self.activity_ns.0, self.activity_ns.1);
+        a.correlation = self.correlation;
+        a.external_id = self.external_id;
+        a.bytes = self.bytes;
+        b.gpu_activity(a);
+    }
 }
 
 impl Timeline<'_> {
@@ -204,6 +245,14 @@ impl Timeline<'_> {
             external_id: ext,
             ..activity
         });
+        let l = &mut self.last;
+        l.kind = Some(activity.kind);
+        l.call.clear();
+        l.call.push_str(call);
+        l.name.clear();
+        l.name.push_str(activity.name);
+        (l.tid, l.call_ns, l.activity_ns) = (tid, (call_start, call_end), (start, end));
+        (l.correlation, l.external_id, l.bytes) = (corr, ext, activity.bytes);
         self.pending.push_back(start);
         self.gpu_free = end;
         self.host = call_end;
@@ -240,50 +289,149 @@ impl Timeline<'_> {
     }
 }
 
-/// Runs `spec.warmup_steps` then `spec.steps` steps of `program` on `platform`.
+/// Runs `spec.warmup_steps` then `spec.steps` steps of `program` on `platform`:
+/// one trace holding every step's events. A caller that needs only per-step
+/// figures (medians) should use [`Simulation`], whose memory is that of the
+/// steps it hands out at a time.
 pub fn simulate(program: &Program, platform: &Platform, spec: &SimSpec) -> Result<SimRun, SimError> {
-    if spec.steps == 0 {
-        return Err(SimError::NoSteps);
+    let mut sim = Simulation::new(std::borrow::Cow::Borrowed(program), platform, spec)?;
+    let all = spec.warmup_steps.saturating_add(spec.steps);
+    let mut run = sim.next_steps(all)?.unwrap_or_else(|| SimRun { trace: sim.empty_trace(), step_ns: Vec::new() });
+    // Only with more than u32::MAX steps in all: the rest, appended.
+    while let Some(more) = sim.next_steps(u32::MAX)? {
+        run.step_ns.extend(more.step_ns);
     }
-    if !(spec.jitter.is_finite() && (0.0..1.0).contains(&spec.jitter)) {
-        return Err(SimError::BadJitter(spec.jitter));
-    }
-    let p = &platform.spec;
-    let mut b = TraceBuilder::new(&format!("simulated:{}", p.name));
-    b.meta_mut().simulated = true;
-    b.meta_mut().trace_name = spec.trace_name.clone();
-    b.set_process_name(PID, &format!("python (simulated on {})", platform.id()));
-    b.set_thread_name(PID, MAIN_TID, "python main thread");
-    if program.ops.iter().any(|o| o.thread == HostThread::Autograd) {
-        b.set_thread_name(PID, AUTOGRAD_TID, "autograd engine (CUDA device 0)");
-    }
-    b.add_device(DeviceInfo {
-        id: 0,
-        name: format!("{} (simulated)", p.gpu.name),
-        total_mem_bytes: Some((p.gpu.memory_gib * (1u64 << 30) as f64) as u64),
-        compute_capability: Some((p.gpu.compute_capability[0], p.gpu.compute_capability[1])),
-        sm_count: Some(p.gpu.sm_count),
-    });
+    Ok(run)
+}
 
-    // Everything that does not change between steps is priced once.
-    let kernel_base: Vec<f64> = program.kernels.iter().map(|k| kernel_ns(k, platform, spec.dtype)).collect();
-    let op_base: Vec<f64> = program.ops.iter().map(|o| host_ns(o.host, platform)).collect();
-    let python_ns = p.host.python_us * 1e3;
+/// A simulation run a few steps at a time, on one timeline: the steps it
+/// hands out are those [`simulate`] would give (same events, same times, same
+/// jitter), but each call's trace holds only that call's steps, so memory is
+/// bounded by the steps taken at once, not by `spec.steps`.
+/// [`Simulation::skip_warmup`] runs the warm-up steps without keeping any of
+/// their events: they advance the clock and the jitter as usual.
+///
+/// A sweep that wants medians over N steps takes one step (or a few) at a
+/// time, analyzes each trace, keeps the per-step figures and drops the trace.
+#[derive(Debug)]
+pub struct Simulation<'a> {
+    program: std::borrow::Cow<'a, Program>,
+    spec: SimSpec,
+    tl: Timeline<'a>,
+    kernel_base: Vec<f64>,
+    op_base: Vec<f64>,
+    python_ns: f64,
+    external: u64,
+    /// Steps run so far, warm-up included.
+    done: u32,
+}
 
-    let mut tl = Timeline {
-        b,
-        platform,
-        jitter: Jitter { sigma: spec.jitter, rng: Pcg64Mcg::seed_from_u64(spec.seed) },
-        host: 0,
-        gpu_free: 0,
-        pending: VecDeque::with_capacity(p.launch.queue_capacity as usize + 1),
-        capacity: p.launch.queue_capacity as usize,
-        latency_ns: p.launch.latency_us * 1e3,
-        correlation: 0,
-    };
-    let mut external = 0u64;
-    let mut step_ns = Vec::with_capacity(spec.steps as usize);
-    for step in 0..spec.warmup_steps + spec.steps {
+impl<'a> Simulation<'a> {
+    /// Checks `spec` and prices the program on `platform`; runs nothing yet.
+    pub fn new(
+        program: std::borrow::Cow<'a, Program>,
+        platform: &'a Platform,
+        spec: &SimSpec,
+    ) -> Result<Self, SimError> {
+        if spec.steps == 0 {
+            return Err(SimError::NoSteps);
+        }
+        if !(spec.jitter.is_finite() && (0.0..1.0).contains(&spec.jitter)) {
+            return Err(SimError::BadJitter(spec.jitter));
+        }
+        let p = &platform.spec;
+        // Everything that does not change between steps is priced once.
+        let kernel_base: Vec<f64> = program.kernels.iter().map(|k| kernel_ns(k, platform, spec.dtype)).collect();
+        let op_base: Vec<f64> = program.ops.iter().map(|o| host_ns(o.host, platform)).collect();
+        let b = new_builder(&program, platform, spec);
+        let tl = Timeline {
+            b,
+            platform,
+            jitter: Jitter { sigma: spec.jitter, rng: Pcg64Mcg::seed_from_u64(spec.seed) },
+            host: 0,
+            gpu_free: 0,
+            pending: VecDeque::with_capacity(p.launch.queue_capacity as usize + 1),
+            capacity: p.launch.queue_capacity as usize,
+            latency_ns: p.launch.latency_us * 1e3,
+            correlation: 0,
+            last: LastLaunch {
+                kind: None,
+                call: String::new(),
+                name: String::new(),
+                tid: 0,
+                call_ns: (0, 0),
+                activity_ns: (0, 0),
+                correlation: 0,
+                external_id: 0,
+                bytes: 0,
+            },
+        };
+        Ok(Simulation {
+            program,
+            spec: spec.clone(),
+            tl,
+            kernel_base,
+            op_base,
+            python_ns: p.host.python_us * 1e3,
+            external: 0,
+            done: 0,
+        })
+    }
+
+    /// Steps not yet run, warm-up included.
+    pub fn steps_left(&self) -> u64 {
+        u64::from(self.spec.warmup_steps) + u64::from(self.spec.steps) - u64::from(self.done)
+    }
+
+    /// Runs the warm-up steps not yet run, keeping none of their events:
+    /// each step's events are dropped as soon as the step ends.
+    pub fn skip_warmup(&mut self) -> Result<(), SimError> {
+        while self.done < self.spec.warmup_steps {
+            self.tl.b = new_builder(&self.program, self.tl.platform, &self.spec);
+            self.step()?;
+        }
+        self.tl.b = self.next_builder();
+        Ok(())
+    }
+
+    /// Runs up to `n` more steps (warm-up steps first, then measured ones)
+    /// and returns their trace and the measured steps' durations; `None` once
+    /// every step has run.
+    pub fn next_steps(&mut self, n: u32) -> Result<Option<SimRun>, SimError> {
+        let take = u64::from(n).min(self.steps_left());
+        if take == 0 {
+            return Ok(None);
+        }
+        let mut step_ns = Vec::with_capacity(take.min(1 << 16) as usize);
+        for _ in 0..take {
+            if let Some(ns) = self.step()? {
+                step_ns.push(ns);
+            }
+        }
+        let next = self.next_builder();
+        let trace = std::mem::replace(&mut self.tl.b, next).finish();
+        Ok(Some(SimRun { trace, step_ns }))
+    }
+
+    /// A builder for the next steps, starting with the last launch so far.
+    fn next_builder(&self) -> TraceBuilder {
+        let mut b = new_builder(&self.program, self.tl.platform, &self.spec);
+        self.tl.last.replay(&mut b);
+        b
+    }
+
+    fn empty_trace(&self) -> Trace {
+        new_builder(&self.program, self.tl.platform, &self.spec).finish()
+    }
+
+    /// Runs the next step into the current trace builder; returns its
+    /// duration when it is a measured step.
+    fn step(&mut self) -> Result<Option<i64>, SimError> {
+        let step = self.done;
+        let program = &*self.program;
+        let platform: &Platform = self.tl.platform;
+        let p = &platform.spec;
+        let tl = &mut self.tl;
         let step_start = tl.host;
         for (i, op) in program.ops.iter().enumerate() {
             let tid = match op.thread {
@@ -294,11 +442,12 @@ pub fn simulate(program: &Program, platform: &Platform, spec: &SimSpec) -> Resul
                 return Err(SimError::PastHorizon { step });
             }
             if op.python {
-                tl.host = tl.host.saturating_add(tl.jitter.ns(python_ns));
+                tl.host = tl.host.saturating_add(tl.jitter.ns(self.python_ns));
             }
             let op_start = tl.host;
-            tl.host = tl.host.saturating_add(tl.jitter.ns(op_base[i]));
-            external += 1;
+            tl.host = tl.host.saturating_add(tl.jitter.ns(self.op_base[i]));
+            self.external += 1;
+            let external = self.external;
             match op.action {
                 Action::None => {}
                 Action::Launch { first, count } => {
@@ -309,7 +458,7 @@ pub fn simulate(program: &Program, platform: &Platform, spec: &SimSpec) -> Resul
                             LaunchApi::Driver => p.launch.driver_api_us,
                         };
                         let a = ActivityIn::new(ActivityKind::Kernel, program.name(kernel.name), 0, STREAM, 0, 0);
-                        tl.launch(kernel.api.call_name(), api_us, a, kernel_base[k as usize], tid, external);
+                        tl.launch(kernel.api.call_name(), api_us, a, self.kernel_base[k as usize], tid, external);
                     }
                 }
                 Action::CopyToDevice { bytes } => tl.copy(bytes, true, tid, external),
@@ -335,7 +484,7 @@ pub fn simulate(program: &Program, platform: &Platform, spec: &SimSpec) -> Resul
         if step_end > HORIZON_NS {
             return Err(SimError::PastHorizon { step });
         }
-        let warmup = step < spec.warmup_steps;
+        let warmup = step < self.spec.warmup_steps;
         tl.b.host_op(HostOpIn {
             kind: HostOpKind::Nvtx,
             name: if warmup { WARMUP_NVTX_NAME } else { STEP_NVTX_NAME },
@@ -345,12 +494,31 @@ pub fn simulate(program: &Program, platform: &Platform, spec: &SimSpec) -> Resul
             end_ns: step_end,
             external_id: 0,
         });
-        if !warmup {
-            step_ns.push(step_end - step_start);
-        }
         tl.host = step_end;
+        self.done += 1;
+        Ok((!warmup).then_some(step_end - step_start))
     }
-    Ok(SimRun { trace: tl.b.finish(), step_ns })
+}
+
+/// A trace builder with the run's metadata, process, threads and device.
+fn new_builder(program: &Program, platform: &Platform, spec: &SimSpec) -> TraceBuilder {
+    let p = &platform.spec;
+    let mut b = TraceBuilder::new(&format!("simulated:{}", p.name));
+    b.meta_mut().simulated = true;
+    b.meta_mut().trace_name = spec.trace_name.clone();
+    b.set_process_name(PID, &format!("python (simulated on {})", platform.id()));
+    b.set_thread_name(PID, MAIN_TID, "python main thread");
+    if program.ops.iter().any(|o| o.thread == HostThread::Autograd) {
+        b.set_thread_name(PID, AUTOGRAD_TID, "autograd engine (CUDA device 0)");
+    }
+    b.add_device(DeviceInfo {
+        id: 0,
+        name: format!("{} (simulated)", p.gpu.name),
+        total_mem_bytes: Some((p.gpu.memory_gib * (1u64 << 30) as f64) as u64),
+        compute_capability: Some((p.gpu.compute_capability[0], p.gpu.compute_capability[1])),
+        sm_count: Some(p.gpu.sm_count),
+    });
+    b
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! the trace's events on named host-thread and GPU-stream tracks, a flow arrow
 //! from each launch call to its GPU activity, the per-launch quantities in the
 //! `args` of every matched event, counter tracks (queue depth per stream, GPU
-//! busy fraction, the trace's own counters), and the window verdicts as a track
-//! of their own. The layout is documented in `docs/chrome-trace.md`.
+//! busy fraction, the trace's own counters), the window verdicts as a track
+//! of their own, and each fusion suggestion's occurrences on an advice track
+//! below its stream. The layout is documented in `docs/chrome-trace.md`.
 //!
 //! Written by streaming: events are formatted straight from the columnar
 //! tables into a buffer (names escaped once per interned string), never through
@@ -17,12 +18,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::path::Path;
 
+use boundscope_analysis::advice::FusionCandidate;
 use boundscope_analysis::queue::{StreamDepth, stream_depths};
 use boundscope_analysis::{Analysis, LaunchTable, WindowMetrics};
 use boundscope_trace::kineto::DERIVED_CATEGORIES;
 use boundscope_trace::{ActivityKind, ApiLayer, HostOpKind, Trace};
 
 use crate::output::{ExportError, StreamedFile};
+use crate::text::kernel_label;
 
 /// Version of the export's layout (in `otherData.format`); bump on any
 /// change a consumer could notice (track naming, args, categories).
@@ -52,6 +55,8 @@ pub struct ChromeStats {
     pub overflow_slices: u64,
     /// Width of the busy-fraction buckets.
     pub busy_bucket_ns: i64,
+    /// Fusion-suggestion occurrences drawn on the advice tracks.
+    pub advice_slices: u64,
 }
 
 /// Writes the Chrome trace of `trace` to `path`, gzip-compressed when the
@@ -66,7 +71,8 @@ pub fn write_chrome_trace(trace: &Trace, analysis: &Analysis, path: &Path) -> Re
 
 /// Streams the Chrome trace JSON of `trace` into `out`.
 pub fn write_chrome_json<W: Write>(trace: &Trace, analysis: &Analysis, out: W) -> io::Result<ChromeStats> {
-    let layout = Layout::build(trace);
+    let advice = fusion_occurrences(trace, &analysis.launches, &analysis.report.advice.fusion);
+    let layout = Layout::build(trace, advice);
     let mut w = EventWriter::new(out, trace);
     let busy_bucket_ns = busy_bucket_ns(layout.trace_end);
     write_header(&mut w, trace, analysis, busy_bucket_ns)?;
@@ -77,6 +83,7 @@ pub fn write_chrome_json<W: Write>(trace: &Trace, analysis: &Analysis, out: W) -
     for g in &layout.groups {
         write_group(&mut w, trace, &analysis.launches, &links, g, &mut stats)?;
     }
+    write_advice(&mut w, &layout, &analysis.report.advice.fusion, &mut stats)?;
     let depths = stream_depths(trace, &analysis.launches);
     write_queue_depth(&mut w, &layout, &depths)?;
     write_busy(&mut w, trace, &layout, busy_bucket_ns)?;
@@ -176,9 +183,21 @@ struct ProcessTrack {
     sort_index: i64,
 }
 
+/// The advice track of one GPU stream: its fusion-suggestion occurrences,
+/// each with its lane.
+#[derive(Debug)]
+struct AdviceGroup {
+    /// The (pid, tid) of each lane; lane 0 is the advice track itself.
+    lanes: Vec<(i64, i64)>,
+    /// Rows of `slices` (as [`Ref`] rows) with their lanes, in start order.
+    refs: Vec<Ref>,
+    slices: Vec<AdviceSlice>,
+}
+
 #[derive(Debug)]
 struct Layout {
     groups: Vec<Group>,
+    advice: Vec<AdviceGroup>,
     threads: Vec<ThreadTrack>,
     processes: Vec<ProcessTrack>,
     /// Added to a device id to make its pid (0 unless a host pid equals a device id).
@@ -197,7 +216,7 @@ impl Layout {
         i64::from(device) + self.gpu_pid_offset
     }
 
-    fn build(t: &Trace) -> Layout {
+    fn build(t: &Trace, mut advice: BTreeMap<(u32, u32), Vec<AdviceSlice>>) -> Layout {
         // Source tracks: host threads by index, GPU streams by (device, stream).
         let mut host: Vec<Vec<Ref>> = vec![Vec::new(); t.threads.len()];
         for i in 0..t.host_ops.len() {
@@ -250,6 +269,7 @@ impl Layout {
 
         let mut layout = Layout {
             groups: Vec::new(),
+            advice: Vec::new(),
             threads: Vec::new(),
             processes: Vec::new(),
             gpu_pid_offset,
@@ -284,6 +304,9 @@ impl Layout {
                 &mut next_tid,
                 &mut sort_index,
             );
+            if let Some(slices) = advice.remove(&(d, s)) {
+                layout.add_advice(pid, &format!("GPU {d} stream {s} advice"), slices, &mut next_tid, &mut sort_index);
+            }
         }
 
         // Processes: verdicts on top, then host processes, then GPUs. A
@@ -385,6 +408,34 @@ impl Layout {
         self.groups.push(Group { lanes, refs });
     }
 
+    /// The advice track of a stream, right below the stream's own tracks,
+    /// with overflow tracks should two occurrences overlap.
+    fn add_advice(
+        &mut self,
+        pid: i64,
+        name: &str,
+        slices: Vec<AdviceSlice>,
+        next_tid: &mut BTreeMap<i64, i64>,
+        sort_index: &mut i64,
+    ) {
+        // Refs only for their row and lane packing: the class is not used here.
+        let mut refs: Vec<Ref> = (0..slices.len()).map(|i| Ref::new(Class::Activity, i)).collect();
+        let span = |x: Ref| (slices[x.row()].start_ns, slices[x.row()].end_ns);
+        refs.sort_by_key(|&x| (span(x).0, std::cmp::Reverse(span(x).1), x.row()));
+        let (n_lanes, _) = assign_lanes(&mut refs, span);
+        let mut lanes = Vec::with_capacity(n_lanes);
+        for k in 0..n_lanes {
+            let e = next_tid.entry(pid).or_insert(0);
+            let tid = *e;
+            *e += 1;
+            let lane_name = if k == 0 { name.to_string() } else { format!("{name} (overlap {k})") };
+            lanes.push((pid, tid));
+            self.threads.push(ThreadTrack { pid, tid, name: lane_name, sort_index: *sort_index });
+            *sort_index += 1;
+        }
+        self.advice.push(AdviceGroup { lanes, refs, slices });
+    }
+
     /// The pid a counter series is drawn in: its GPU's, else the host process
     /// of that pid, else the "counters" process.
     fn counter_pid_of(&self, device: Option<u32>) -> i64 {
@@ -470,6 +521,144 @@ fn busy_bucket_ns(span_ns: i64) -> i64 {
         }
         decade = decade.saturating_mul(10);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Advice: where each fusion suggestion occurs.
+
+/// One occurrence of a fusion suggestion: from its first kernel's start to
+/// its last kernel's end.
+#[derive(Debug, Clone, Copy)]
+struct AdviceSlice {
+    start_ns: i64,
+    end_ns: i64,
+    /// Index of the suggestion in `Advice::fusion` (its rank - 1).
+    candidate: usize,
+    /// GPU idle time inside this occurrence: the gaps before its 2nd..Lth kernels.
+    idle_ns: i64,
+}
+
+/// Finds the occurrences of each fusion suggestion from its kernel names on
+/// its stream, as the advice counts them: the stream's kernel launches (not
+/// graph-internal) in launch order, cut wherever a blocking call starts
+/// between two launches; a run of launches whose names are the chain's is an
+/// occurrence unless it overlaps an earlier occurrence of the same chain or
+/// a launch taken by a higher-ranked suggestion. The suggestion itself says
+/// only which kernels, on which stream: its positions are found here.
+fn fusion_occurrences(
+    t: &Trace,
+    l: &LaunchTable,
+    fusion: &[FusionCandidate],
+) -> BTreeMap<(u32, u32), Vec<AdviceSlice>> {
+    let mut out: BTreeMap<(u32, u32), Vec<AdviceSlice>> = BTreeMap::new();
+    if fusion.is_empty() {
+        return out;
+    }
+    let a = &t.activities;
+    let api = &t.api;
+    let wanted: BTreeSet<(u32, u32)> = fusion.iter().map(|c| (c.device, c.stream)).collect();
+    let mut rows: BTreeMap<(u32, u32), Vec<usize>> = BTreeMap::new();
+    for r in 0..l.len() {
+        let i = l.activity[r] as usize;
+        if a.kind[i] == ActivityKind::Kernel && !l.graph_internal[r] && wanted.contains(&(a.device[i], a.stream[i])) {
+            rows.entry((a.device[i], a.stream[i])).or_default().push(r);
+        }
+    }
+    let syncs: Vec<i64> = (0..api.len()).filter(|&i| api.kind[i].is_blocking()).map(|i| api.start_ns[i]).collect();
+    for (key, mut rs) in rows {
+        rs.sort_by_key(|&r| (api.start_ns[l.api[r] as usize], r));
+        // Segment of each launch: a new one after every blocking call between two launches.
+        let mut seg = Vec::with_capacity(rs.len());
+        let mut cur = 0u32;
+        for (k, &r) in rs.iter().enumerate() {
+            if k > 0 {
+                let (t0, t1) = (api.start_ns[l.api[rs[k - 1]] as usize], api.start_ns[l.api[r] as usize]);
+                let j = syncs.partition_point(|&x| x <= t0);
+                cur += u32::from(j < syncs.len() && syncs[j] < t1);
+            }
+            seg.push(cur);
+        }
+        let names: Vec<&str> = rs.iter().map(|&r| t.str(a.name[l.activity[r] as usize])).collect();
+        let mut claimed = vec![false; rs.len()];
+        let slices = out.entry(key).or_default();
+        for (ci, c) in fusion.iter().enumerate() {
+            let len = c.kernels.len();
+            if (c.device, c.stream) != key || len == 0 || len > rs.len() {
+                continue;
+            }
+            let mut taken = Vec::new();
+            let mut p = 0;
+            while p + len <= rs.len() {
+                let fits = seg[p] == seg[p + len - 1]
+                    && !claimed[p..p + len].iter().any(|&x| x)
+                    && names[p..p + len].iter().zip(&c.kernels).all(|(n, k)| *n == k.as_str());
+                if !fits {
+                    p += 1;
+                    continue;
+                }
+                let acts = rs[p..p + len].iter().map(|&r| l.activity[r] as usize);
+                slices.push(AdviceSlice {
+                    start_ns: acts.clone().map(|i| a.start_ns[i]).min().unwrap_or(0),
+                    end_ns: acts.map(|i| a.end_ns[i]).max().unwrap_or(0),
+                    candidate: ci,
+                    idle_ns: rs[p + 1..p + len].iter().map(|&r| l.gap_before_ns[r]).sum(),
+                });
+                taken.push(p);
+                p += len;
+            }
+            for p in taken {
+                claimed[p..p + len].iter_mut().for_each(|x| *x = true);
+            }
+        }
+    }
+    out.retain(|_, v| !v.is_empty());
+    out
+}
+
+/// A suggestion's slice name: its rank and its kernels' short names.
+fn advice_name(rank: usize, c: &FusionCandidate) -> String {
+    let chain: Vec<String> = c.kernels.iter().map(|k| kernel_label(k)).collect();
+    format!("fuse #{rank}: {}", chain.join(" -> "))
+}
+
+/// Each fusion suggestion's occurrences as slices on its stream's advice track.
+fn write_advice<W: Write>(
+    w: &mut EventWriter<W>,
+    layout: &Layout,
+    fusion: &[FusionCandidate],
+    stats: &mut ChromeStats,
+) -> io::Result<()> {
+    let names: Vec<String> = fusion.iter().enumerate().map(|(i, c)| advice_name(i + 1, c)).collect();
+    for g in &layout.advice {
+        for &x in &g.refs {
+            let o = g.slices[x.row()];
+            let (pid, tid) = g.lanes[x.lane()];
+            let c = &fusion[o.candidate];
+            w.begin("X", Some(CAT_DERIVED), Name::Text(&names[o.candidate]), pid, Some(tid), o.start_ns);
+            w.dur(o.end_ns - o.start_ns);
+            w.args();
+            w.arg_u64("suggestion", o.candidate as u64 + 1);
+            w.arg_u64("device", u64::from(c.device));
+            w.arg_u64("stream", u64::from(c.stream));
+            w.arg_i64("idle_inside_ns", o.idle_ns);
+            w.arg_f64("saving_per_occurrence_ns", Some(c.saving_per_occurrence_ns));
+            w.arg_i64("total_saving_ns", c.total_saving_ns);
+            w.arg_f64("saving_frac", Some(c.saving_frac));
+            w.key("kernels");
+            w.buf.push(b'[');
+            for (i, k) in c.kernels.iter().enumerate() {
+                if i > 0 {
+                    w.buf.push(b',');
+                }
+                push_json_str(&mut w.buf, k);
+            }
+            w.buf.push(b']');
+            w.end_args();
+            w.end()?;
+            stats.advice_slices += 1;
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------

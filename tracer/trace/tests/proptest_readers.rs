@@ -3,7 +3,13 @@
 //! truncated, with bytes flipped and garbage inserted. Whatever the damage,
 //! a reader returns a trace or an error naming the file; it never panics.
 //! Case counts are set per test (`cases`); `PROPTEST_CASES` overrides them.
+//!
+//! Memory: a counting allocator (this test binary only) keeps each thread's
+//! heap peak, and every read must stay within 64x its input plus 16 MiB.
+#![allow(unsafe_code)]
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -12,6 +18,75 @@ use boundscope_trace::run::{RUN_RECORDS_FILE, read_run};
 use boundscope_trace::{read_kineto, read_kineto_bytes, read_kineto_chunked};
 use boundscope_wire::*;
 use proptest::prelude::*;
+
+thread_local! {
+    /// Live heap bytes allocated by this thread (less those it freed), and their peak.
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn note(delta: isize) {
+    // try_with: nothing to count while a thread is being torn down.
+    let _ = LIVE.try_with(|l| {
+        let now = l.get() + delta;
+        l.set(now);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
+    });
+}
+
+/// Counts each thread's heap (proptest runs tests on several threads).
+struct Counting;
+
+// SAFETY: every call is passed on unchanged to the system allocator; the
+// counters are const-initialized thread-locals of plain integers, which
+// allocate nothing.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            note(layout.size() as isize);
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            note(layout.size() as isize);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) };
+        note(-(layout.size() as isize));
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            note(new_size as isize - layout.size() as isize);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Runs `f` and checks that this thread's heap grew by at most 64x `input`
+/// bytes plus 16 MiB (plus `extra`) at any point while it ran (what it
+/// returns included).
+fn within_memory_bound<T>(input: usize, extra: usize, f: impl FnOnce() -> T) -> Result<T, TestCaseError> {
+    let base = LIVE.with(Cell::get);
+    PEAK.with(|p| p.set(base));
+    let v = f();
+    let peak = (PEAK.with(Cell::get) - base).max(0) as usize;
+    let bound = 64 * input + (16 << 20) + extra;
+    prop_assert!(peak <= bound, "peak heap {peak} bytes over the bound {bound} for {input} input bytes");
+    Ok(v)
+}
 
 fn shared(name: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces").join(name);
@@ -214,11 +289,11 @@ proptest! {
     ) {
         let bytes = apply(seeds()[seed].1.clone(), &damages);
         let label = Path::new("damaged.json");
-        let r = if chunk == usize::MAX {
+        let r = within_memory_bound(bytes.len(), 0, || if chunk == usize::MAX {
             read_kineto_bytes(&bytes, label)
         } else {
             read_kineto_chunked(&bytes, chunk, label)
-        };
+        })?;
         if let Err(e) = r {
             prop_assert!(e.to_string().starts_with("damaged.json: "), "{}", e);
         }
@@ -236,7 +311,9 @@ proptest! {
         let bytes = apply(seeds()[seed].0.clone(), &damages);
         let path = scratch("damaged.json.gz");
         std::fs::write(&path, &bytes).expect("write");
-        if let Err(e) = read_kineto(&path) {
+        // Bounded by the decompressed size (the seed's, plus what the damage inserted).
+        let input = seeds()[seed].1.len() + bytes.len();
+        if let Err(e) = within_memory_bound(input, 0, || read_kineto(&path))? {
             prop_assert!(e.to_string().contains("damaged.json.gz"), "{}", e);
         }
     }
@@ -251,7 +328,11 @@ proptest! {
         let dir = scratch("run");
         std::fs::create_dir_all(&dir).expect("run dir");
         std::fs::write(dir.join(RUN_RECORDS_FILE), &bytes).expect("write");
-        if let Err(e) = read_run(&dir) {
+        // The frame reader allocates a frame's buffer as its header declares
+        // (zeroed, up to 256 MiB) before reading it: a damaged length costs
+        // that much address space however short the file. Allowed here as
+        // one frame; docs/reliability.md lists it as not yet bounded by the input.
+        if let Err(e) = within_memory_bound(bytes.len(), 256 << 20, || read_run(&dir))? {
             prop_assert!(e.to_string().contains("run"), "{}", e);
         }
     }

@@ -4,7 +4,12 @@
 use boundscope_analysis::{AnalysisSpec, Bound, analyze};
 use boundscope_trace::{ActivityIn, ActivityKind, ApiCallIn, HostOpIn, HostOpKind, Trace, TraceBuilder};
 
-/// `reps` repetitions of kernels A, B, C launched 10 us apart (5 us calls);
+/// An elementwise kernel's name (only fusable kernels form chains).
+fn ew(x: &str) -> String {
+    format!("void at::native::vectorized_elementwise_kernel<4, {x}>")
+}
+
+/// `reps` repetitions of elementwise kernels A, B, C launched 10 us apart (5 us calls);
 /// each kernel starts 7 us after its call and runs 1 us, so the GPU idles
 /// 9 us before B and before C: 18 us of idle inside each A-B-C chain.
 fn abc_trace(reps: i64, with_steps: bool) -> Trace {
@@ -23,7 +28,7 @@ fn abc_trace(reps: i64, with_steps: bool) -> Trace {
                 external_id: 0,
             });
         }
-        for (k, name) in ["A", "B", "C"].into_iter().enumerate() {
+        for (k, name) in ["A", "B", "C"].into_iter().map(ew).enumerate() {
             let l = base + 10_000 * k as i64;
             b.api_call(ApiCallIn {
                 name: "cudaLaunchKernel",
@@ -34,7 +39,7 @@ fn abc_trace(reps: i64, with_steps: bool) -> Trace {
                 correlation: corr,
                 external_id: 0,
             });
-            let mut a = ActivityIn::new(ActivityKind::Kernel, name, 0, 7, l + 7_000, l + 8_000);
+            let mut a = ActivityIn::new(ActivityKind::Kernel, &name, 0, 7, l + 7_000, l + 8_000);
             a.correlation = corr;
             b.gpu_activity(a);
             corr += 1;
@@ -50,12 +55,15 @@ fn finds_the_chain_and_its_saving() {
     assert_eq!(a.report.trace_window.verdict.bound, Bound::CpuBound, "{:?}", a.report.trace_window.verdict);
     let f = &a.report.advice.fusion;
     assert_eq!(f.len(), 1, "{f:?}");
-    assert_eq!(f[0].kernels, vec!["A", "B", "C"]);
+    assert_eq!(f[0].kernels, vec![ew("A"), ew("B"), ew("C")]);
     assert_eq!(f[0].occurrences, 3);
     assert_eq!(f[0].head_launches, 3);
     assert_eq!(f[0].ps, 1.0);
-    assert_eq!(f[0].total_saving_ns, 3 * 18_000);
-    assert_eq!(f[0].saving_per_occurrence_ns, 18_000.0);
+    // No framework ops: fusing removes the host time from one launch call's
+    // end to the next one's end, 10 us for B and for C; the GPU idles 9 us before each.
+    assert_eq!(f[0].gpu_idle_per_occurrence_ns, 18_000.0);
+    assert_eq!(f[0].total_saving_ns, 3 * 20_000);
+    assert_eq!(f[0].saving_per_occurrence_ns, 20_000.0);
     assert!(a.report.advice.cuda_graphs.is_none());
     assert!(a.report.advice.notes.iter().any(|n| n.contains("fewer than two steps")));
 }
@@ -79,7 +87,7 @@ fn chains_broken_by_a_sync_are_not_fused() {
     let mut corr = 1;
     for n in 0..3 {
         let base = n * 100_000;
-        for (k, name) in ["A", "B"].into_iter().enumerate() {
+        for (k, name) in ["A", "B"].into_iter().map(ew).enumerate() {
             let l = base + 20_000 * k as i64;
             b.api_call(ApiCallIn {
                 name: "cudaLaunchKernel",
@@ -90,7 +98,7 @@ fn chains_broken_by_a_sync_are_not_fused() {
                 correlation: corr,
                 external_id: 0,
             });
-            let mut a = ActivityIn::new(ActivityKind::Kernel, name, 0, 7, l + 7_000, l + 8_000);
+            let mut a = ActivityIn::new(ActivityKind::Kernel, &name, 0, 7, l + 7_000, l + 8_000);
             a.correlation = corr;
             b.gpu_activity(a);
             corr += 1;

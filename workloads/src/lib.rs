@@ -8,8 +8,8 @@
 //!   read from TOML files and validated.
 //! - [`sim`]: the discrete-event executor that runs a program on a platform
 //!   and emits a [`boundscope_trace::Trace`] labelled as simulated.
-//! - [`sweep`]: the points of a batch-size sweep on a simulated platform, as
-//!   a runner of the sweep engine (`boundscope_analysis::sweep`).
+//! - [`whatif`]: rewrites of a program (fused patterns or chains, CUDA-graph
+//!   capture) that check a piece of advice by simulation.
 //!
 //! Every number this crate produces is a model output; `docs/simulator.md`
 //! and `docs/workloads.md` say what the model is and where its inputs come from.
@@ -19,13 +19,14 @@ pub mod model;
 pub mod platform;
 pub mod program;
 pub mod sim;
-pub mod sweep;
+pub mod whatif;
 
 pub use lower::lower;
 pub use model::{Dtype, MemoryEstimate, ModelConfig, Phase, Shape, WorkloadSpec};
 pub use platform::{Platform, PlatformError};
 pub use program::Program;
 pub use sim::{SimError, SimRun, SimSpec, simulate};
+pub use whatif::{Pattern, WhatIf};
 
 /// A workload that cannot be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -48,6 +49,18 @@ pub fn run_point(
     platform: &Platform,
     spec: &SimSpec,
 ) -> Result<SimRun, PointError> {
+    run_point_with(workload, shape, platform, spec, &|p| p)
+}
+
+/// [`run_point`] with the lowered program passed through `rewrite` (a what-if,
+/// [`whatif`]) before it is simulated.
+pub fn run_point_with(
+    workload: &WorkloadSpec,
+    shape: Shape,
+    platform: &Platform,
+    spec: &SimSpec,
+    rewrite: &dyn Fn(Program) -> Program,
+) -> Result<SimRun, PointError> {
     let need = workload.memory_estimate(shape);
     let have = platform.usable_memory_bytes();
     if need.total() > have {
@@ -57,7 +70,7 @@ pub fn run_point(
             platform: platform.id(),
         });
     }
-    let program = lower(workload, shape, platform.gemm_kernel(spec.dtype))?;
+    let program = rewrite(lower(workload, shape, platform.gemm_kernel(spec.dtype))?);
     Ok(simulate(&program, platform, spec)?)
 }
 

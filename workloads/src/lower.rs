@@ -27,7 +27,8 @@ use std::rc::Rc;
 
 use crate::WorkloadError;
 use crate::model::{Activation, Arch, Dtype, ModelConfig, Norm, Phase, Positions, Shape, WorkloadSpec};
-use crate::program::{Action, HostClass, HostThread, Kernel, KernelClass, KernelIn, LaunchApi, Program};
+use crate::program::{Action, HostClass, HostThread, Kernel, KernelClass, KernelIn, LaunchApi, Program, Region};
+use crate::whatif::Pattern;
 
 /// Lowers one step of `w` at `shape`. `gemm_kernel` is the platform's cuBLAS
 /// kernel name for this dtype (GEMM names differ between GPU generations).
@@ -185,6 +186,37 @@ struct Lower {
     n: Rc<Names>,
     /// Backward nodes in forward order (run in reverse).
     tape: Vec<GradNode>,
+    /// Backward halves of patterns, as tape indices until the tape is emitted.
+    tape_regions: Vec<TapeRegion>,
+    /// The residual add (and training dropout) just emitted, which a LayerNorm
+    /// right after it would take into a fused add + LayerNorm.
+    pre_norm: PreNorm,
+    /// The last forward GEMM operator and the operator count right after it.
+    last_gemm: Option<(usize, usize)>,
+}
+
+/// A pattern's backward half: tape indices of its nodes and the fused bytes.
+#[derive(Debug)]
+struct TapeRegion {
+    pattern: Pattern,
+    nodes: Vec<usize>,
+    bytes: f64,
+}
+
+/// Forward operators and tape length at a point of the lowering.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    op: usize,
+    tape: usize,
+}
+
+#[derive(Debug, Default)]
+struct PreNorm {
+    ops: Vec<usize>,
+    /// Operator count right after the run's last member.
+    end: usize,
+    /// A dropout kernel is in the run (its mask is one more output).
+    dropout: bool,
 }
 
 fn mem(name: &str, bytes: f64) -> KernelIn<'_> {
@@ -201,7 +233,51 @@ impl Lower {
             train: w.phase == Phase::Train,
             n: Rc::new(Names::new(w.dtype, gemm_kernel)),
             tape: Vec::new(),
+            tape_regions: Vec::new(),
+            pre_norm: PreNorm::default(),
+            last_gemm: None,
         }
+    }
+
+    fn mark(&self) -> Mark {
+        Mark { op: self.p.ops.len(), tape: self.tape.len() }
+    }
+
+    /// Records the forward operators `ops` as one occurrence of `pattern`,
+    /// fused at `at` into `launches` kernels moving `bytes`.
+    fn region(&mut self, pattern: Pattern, ops: Vec<usize>, at: usize, bytes: f64, launches: u32) {
+        let ops = ops.into_iter().map(|o| o as u32).collect();
+        self.p.regions.push(Region { pattern, backward: false, ops, at: at as u32, bytes, launches });
+    }
+
+    /// The forward operators since `from` as one occurrence of `pattern`
+    /// (fused at the last of them), and in training the autograd nodes
+    /// recorded since `from` as its backward half (`bwd_bytes`; None: the
+    /// backward is left as it is). AccumulateGrad nodes stay out: a fused
+    /// module's parameters still get theirs.
+    fn span_region(&mut self, pattern: Pattern, from: Mark, fwd_bytes: f64, bwd_bytes: Option<f64>) {
+        let end = self.p.ops.len();
+        if end > from.op + 1 {
+            self.region(pattern, (from.op..end).collect(), end - 1, fwd_bytes, 1);
+        }
+        if let Some(bytes) = bwd_bytes.filter(|_| self.train) {
+            let acc = self.p.intern("autograd::engine::evaluate_function: torch::autograd::AccumulateGrad");
+            let nodes: Vec<usize> = (from.tape..self.tape.len()).filter(|&i| self.tape[i].name != acc).collect();
+            if nodes.len() > 1 {
+                self.tape_regions.push(TapeRegion { pattern, nodes, bytes });
+            }
+        }
+    }
+
+    /// Adds forward operator `op` (a residual add or a training dropout) to the
+    /// run that a following LayerNorm may absorb.
+    fn pre_norm_member(&mut self, op: usize, dropout: bool) {
+        if self.pre_norm.end != op {
+            self.pre_norm = PreNorm::default();
+        }
+        self.pre_norm.ops.push(op);
+        self.pre_norm.dropout |= dropout;
+        self.pre_norm.end = self.p.ops.len();
     }
 
     /// A forward operator called from Python.
@@ -249,7 +325,9 @@ impl Lower {
     fn linear(&mut self, op: &str, m: f64, k: f64, n: f64, bias: bool, param: bool) {
         let names = Rc::clone(&self.n);
         let fwd = self.gemm(&names.gemm, m, k, n, bias);
+        let at = self.p.ops.len();
         self.op(op, HostClass::Gemm, &[fwd]);
+        self.last_gemm = Some((at, self.p.ops.len()));
         if self.train {
             if param {
                 self.accumulate_grad(1 + u32::from(bias));
@@ -328,7 +406,9 @@ impl Lower {
             let names = Rc::clone(&self.n);
             let (d, dbw) = (&names.dropout, &names.dropout_bw);
             let k = mem(d, elems * (2.0 * self.e + 1.0));
+            let at = self.p.ops.len();
             self.op("aten::dropout", HostClass::Elementwise, &[k]);
+            self.pre_norm_member(at, true);
             self.grad("NativeDropoutBackward0", &[mem(dbw, elems * (2.0 * self.e + 1.0))]);
         } else {
             // Eval-mode nn.Dropout returns its input: Python and dispatch only.
@@ -342,7 +422,17 @@ impl Lower {
         let names = Rc::clone(&self.n);
         let add = &names.add;
         let e = self.e;
+        let at = self.p.ops.len();
+        // A GEMM right before (views between, no kernel) can take the add into
+        // its epilogue (cuBLASLt: C = residual, beta = 1).
+        if let Some((g, end)) = self.last_gemm
+            && self.p.ops[end..at].iter().all(|o| o.action == Action::None)
+        {
+            let gemm_bytes: f64 = self.p.op_kernels(&self.p.ops[g]).iter().map(|k| k.bytes).sum();
+            self.region(Pattern::BiasResidual, vec![g, at], g, gemm_bytes + elems * e, 1);
+        }
         self.op("aten::add", HostClass::Elementwise, &[mem(add, elems * 3.0 * e)]);
+        self.pre_norm_member(at, false);
         self.grad("AddBackward0", &[mem(add, elems * 3.0 * e)]);
     }
 
@@ -350,6 +440,7 @@ impl Lower {
     fn rms_norm(&mut self, rows: f64, h: f64) {
         let e = self.e;
         let x = rows * h;
+        let from = self.mark();
         self.copy("aten::to", x, e, 4.0, "ToCopyBackward0", 1);
         let names = Rc::clone(&self.n);
         let (pow, mean, adds, rsqrt, mul, sum, muls) =
@@ -369,6 +460,15 @@ impl Lower {
             self.accumulate_grad(1);
         }
         self.grad("MulBackward0", &[mem(mul, x * 3.0 * e), mem(sum, x * e + h * e)]);
+        // Fused: read x and the weight, write y (training: and the float32
+        // 1/rms per row); backward reads dy, x, weight and 1/rms, writes dx and dw.
+        let rstd = if self.train { rows * 4.0 } else { 0.0 };
+        self.span_region(
+            Pattern::RmsNorm,
+            from,
+            2.0 * x * e + h * e + rstd,
+            Some(3.0 * x * e + 2.0 * h * e + rows * 4.0),
+        );
     }
 
     /// `nn.LayerNorm` over `rows` rows of width `h`: one kernel.
@@ -377,7 +477,17 @@ impl Lower {
         let x = rows * h;
         let names = Rc::clone(&self.n);
         let (ln, bi, bg) = (&names.layer_norm, &names.layer_norm_bw_input, &names.layer_norm_bw_gamma);
+        let at = self.p.ops.len();
         self.op("aten::layer_norm", HostClass::Reduction, &[mem(ln, x * 2.0 * e + rows * 8.0)]);
+        if self.pre_norm.end == at && !self.pre_norm.ops.is_empty() {
+            // Fused add (+ dropout) + LayerNorm: read the branch and the
+            // residual, write the new residual stream and the normalized rows
+            // (and the dropout mask); the backward keeps its kernels.
+            let mask = if self.pre_norm.dropout { x } else { 0.0 };
+            let mut ops = std::mem::take(&mut self.pre_norm.ops);
+            ops.push(at);
+            self.region(Pattern::LayerNorm, ops, at, 4.0 * x * e + rows * 8.0 + mask, 1);
+        }
         if self.train {
             self.accumulate_grad(2);
         }
@@ -572,10 +682,14 @@ impl Lower {
                 self.view("aten::transpose", "TransposeBackward0");
             }
             if m.positions == Positions::Rope {
+                let from = self.mark();
                 self.view_nograd("aten::unsqueeze");
                 self.view_nograd("aten::unsqueeze");
                 self.rope_apply(n * hq);
                 self.rope_apply(n * hkv);
+                // Fused (q and k in one kernel): read q and k, write them rotated; the same backward.
+                let qk = 2.0 * n * (hq + hkv) * e;
+                self.span_region(Pattern::Rotary, from, qk, Some(qk));
             }
             if !self.train {
                 self.cache_update(b, past, t);
@@ -617,10 +731,20 @@ impl Lower {
                 // down_proj(act_fn(gate_proj(x)) * up_proj(x))
                 let (silu, silu_bw, mul) = (&names.silu, &names.silu_bw, &names.mul);
                 self.linear(linear_op, n, h, i, bias, true);
+                let silu_at = self.mark();
                 self.op("aten::silu", HostClass::Elementwise, &[mem(silu, n * i * 2.0 * e)]);
                 self.grad("SiluBackward0", &[mem(silu_bw, n * i * 3.0 * e)]);
                 self.linear(linear_op, n, h, i, bias, true);
+                let mul_at = self.mark();
                 self.ew("aten::mul", mul, n * i, 3.0 * e, "MulBackward0", 2);
+                // Fused silu(gate) * up after both GEMMs: read gate and up, write
+                // the product; backward reads dy, gate and up, writes dgate and
+                // dup, before the up projection's backward needs dup.
+                self.region(Pattern::SwiGlu, vec![silu_at.op, mul_at.op], mul_at.op, 3.0 * n * i * e, 1);
+                if self.train {
+                    let nodes = vec![silu_at.tape, mul_at.tape];
+                    self.tape_regions.push(TapeRegion { pattern: Pattern::SwiGlu, nodes, bytes: 5.0 * n * i * e });
+                }
                 self.linear(linear_op, n, i, h, bias, true);
             }
             Activation::GeluNew => {
@@ -637,6 +761,7 @@ impl Lower {
             Activation::Gelu => {
                 let (gelu, gelu_bw) = (&names.gelu, &names.gelu_bw);
                 self.linear(linear_op, n, h, i, bias, true);
+                self.gelu_epilogue(n * i);
                 self.op("aten::gelu", HostClass::Elementwise, &[mem(gelu, n * i * 2.0 * e)]);
                 self.grad("GeluBackward0", &[mem(gelu_bw, n * i * 3.0 * e)]);
                 self.linear(linear_op, n, i, h, bias, true);
@@ -646,6 +771,26 @@ impl Lower {
 
     /// `NewGELUActivation`: 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))).
     fn gelu_new(&mut self, x: f64) {
+        let from = self.mark();
+        self.gelu_new_ops(x);
+        // Fused: read x, write y; backward reads dy and x, writes dx.
+        let e = self.e;
+        self.span_region(Pattern::Gelu, from, 2.0 * x * e, Some(3.0 * x * e));
+    }
+
+    /// `aten::gelu` right after its GEMM (about to be emitted) as a cuBLASLt
+    /// GELU epilogue: the GEMM writes the activation (training: and the
+    /// pre-activation for the backward, GELU_AUX) and no separate kernel runs.
+    fn gelu_epilogue(&mut self, elems: f64) {
+        let at = self.p.ops.len();
+        if let Some((g, _)) = self.last_gemm.filter(|&(_, end)| end == at) {
+            let gemm_bytes: f64 = self.p.op_kernels(&self.p.ops[g]).iter().map(|k| k.bytes).sum();
+            let aux = if self.train { elems * self.e } else { 0.0 };
+            self.region(Pattern::Gelu, vec![g, at], g, gemm_bytes + aux, 1);
+        }
+    }
+
+    fn gelu_new_ops(&mut self, x: f64) {
         let e = self.e;
         let names = Rc::clone(&self.n);
         let (pow, muls, add, adds, tanh, tanh_bw, mul) =
@@ -703,10 +848,15 @@ impl Lower {
         let names = Rc::clone(&self.n);
         let (ls, lsb, nll, nllb, fill) =
             (&names.log_softmax, &names.log_softmax_bw, &names.nll, &names.nll_bw, &names.fill);
+        let from = self.mark();
         self.op("aten::log_softmax", HostClass::Reduction, &[mem(ls, n * v * 2.0 * eb)]);
         self.grad("LogSoftmaxBackward0", &[mem(lsb, n * v * 3.0 * eb)]);
         self.op("aten::nll_loss", HostClass::Reduction, &[mem(nll, n * (eb + 8.0) + 8.0)]);
         self.grad("NllLossBackward0", &[mem(fill, n * v * eb), mem(nllb, n * (eb + 8.0))]);
+        // Fused cross entropy: read the logits and labels, write the loss and
+        // the row log-sum-exp; backward reads logits, labels and log-sum-exp,
+        // writes the logits' gradient.
+        self.span_region(Pattern::Softmax, from, n * v * eb + 16.0 * n + 8.0, Some(2.0 * n * v * eb + 12.0 * n));
     }
 
     /// `loss.backward()`, `optimizer.step()` (AdamW, foreach), `zero_grad()`, `loss.item()`.
@@ -716,8 +866,18 @@ impl Lower {
         // The implicit gradient of the scalar loss.
         self.op("aten::ones_like", HostClass::Elementwise, &[mem(fill, 4.0)]);
         let tape = std::mem::take(&mut self.tape);
+        let base = self.p.ops.len();
         for node in tape.iter().rev() {
             self.p.launch_interned(node.name, HostClass::Autograd, HostThread::Autograd, false, &node.kernels);
+        }
+        // Tape index i runs as operator base + (len - 1 - i); a backward half
+        // is fused where its first node runs.
+        let op_of = |i: usize| (base + tape.len() - 1 - i) as u32;
+        for r in std::mem::take(&mut self.tape_regions) {
+            let mut ops: Vec<u32> = r.nodes.iter().map(|&i| op_of(i)).collect();
+            ops.sort_unstable();
+            let at = ops[0];
+            self.p.regions.push(Region { pattern: r.pattern, backward: true, ops, at, bytes: r.bytes, launches: 1 });
         }
         if self.m.tied_embeddings {
             // The tied embedding collects two gradients (LM head and lookup): one add.
@@ -757,6 +917,7 @@ impl Lower {
             ("aten::_foreach_add_", "BinaryOpScalarFunctor", 1, 2.0),
             ("aten::_foreach_addcdiv_", "PointwiseOpScalarListFunctor", 3, 4.0),
         ];
+        let from = self.p.ops.len();
         for (op, functor, depth, arrays) in terms {
             let launches = (tensors / MTA_MAX_TENSORS[depth - 1]).ceil().max((chunks / MTA_BLOCKS).ceil()).max(1.0);
             let name = format!(
@@ -768,6 +929,11 @@ impl Lower {
             let ks: Vec<KernelIn<'_>> = (0..launches as usize).map(|_| mem(&name, per)).collect();
             self.p.launch_op(op, HostClass::Foreach, HostThread::Main, true, &ks);
         }
+        // AdamW(fused=True): one `_fused_adamw_` over four lists (params,
+        // grads, exp_avg, exp_avg_sq) reads four arrays and writes three.
+        let launches = (tensors / MTA_MAX_TENSORS[3]).ceil().max((chunks / MTA_BLOCKS).ceil()).max(1.0);
+        let end = self.p.ops.len();
+        self.region(Pattern::AdamW, (from..end).collect(), end - 1, numel * 7.0 * self.e, launches as u32);
     }
 
     /// BERT: prefill is `BertModel` (encoder and pooler) then
@@ -820,6 +986,7 @@ impl Lower {
             // BertForMaskedLM's head: transform (dense, gelu, LayerNorm), tied decoder with bias.
             let (gelu, gelu_bw) = (&names.gelu, &names.gelu_bw);
             self.linear("aten::linear", n, h, h, true, true);
+            self.gelu_epilogue(n * h);
             self.op("aten::gelu", HostClass::Elementwise, &[mem(gelu, n * h * 2.0 * e)]);
             self.grad("GeluBackward0", &[mem(gelu_bw, n * h * 3.0 * e)]);
             self.layer_norm(n, h);

@@ -8,6 +8,8 @@
 
 use interner::Interner;
 
+use crate::whatif::Pattern;
+
 /// How the host enqueues a kernel. cuBLAS/cuBLASLt launch GEMMs through the
 /// driver API; PyTorch's own kernels through the runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +101,10 @@ pub enum Action {
     ReadBack { bytes: u64 },
     /// `torch.cuda.synchronize()`: `cudaDeviceSynchronize`.
     Synchronize,
+    /// Replay of a captured CUDA graph holding kernels `first .. first + count`:
+    /// one `cudaGraphLaunch`, after which the kernels run back to back as the
+    /// stream allows (what-if rewrites only, `whatif.rs`).
+    GraphLaunch { first: u32, count: u32 },
 }
 
 /// One framework operator.
@@ -113,12 +119,36 @@ pub struct Op {
     pub action: Action,
 }
 
+/// Where the lowering emitted a recognisable operator pattern (RMSNorm,
+/// SwiGLU, rotary embedding, ...): the operators a fused implementation would
+/// replace, and what the one fused kernel would move. The what-if rewrites
+/// (`whatif.rs`) read these; the executor ignores them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Region {
+    pub pattern: Pattern,
+    /// The backward half of the pattern (autograd nodes), not its forward.
+    pub backward: bool,
+    /// Member operators (indices into [`Program::ops`]), ascending. Operators
+    /// between them that are not members (a GEMM between SwiGLU's two halves)
+    /// stay as they are.
+    pub ops: Vec<u32>,
+    /// The member where the fused operator goes (where all its inputs exist).
+    pub at: u32,
+    /// Bytes the fused kernels read and write: the chain's external inputs and
+    /// final outputs only, no intermediate.
+    pub bytes: f64,
+    /// Kernels the fused implementation launches (1, or AdamW's chunked launches).
+    pub launches: u32,
+}
+
 /// One step of a workload.
 #[derive(Debug, Clone, Default)]
 pub struct Program {
     pub names: Vec<String>,
     pub ops: Vec<Op>,
     pub kernels: Vec<Kernel>,
+    /// Fusable patterns the lowering emitted, in no particular order.
+    pub regions: Vec<Region>,
     interner: Interner,
 }
 
@@ -186,6 +216,27 @@ impl Program {
         let action =
             if kernels.is_empty() { Action::None } else { Action::Launch { first, count: kernels.len() as u32 } };
         self.ops.push(Op { name, host, thread, python, action });
+    }
+
+    /// The kernels operator `op` launches (none for other actions).
+    pub fn op_kernels(&self, op: &Op) -> &[Kernel] {
+        match op.action {
+            Action::Launch { first, count } | Action::GraphLaunch { first, count } => {
+                &self.kernels[first as usize..(first + count) as usize]
+            }
+            _ => &[],
+        }
+    }
+
+    /// The same names with no operator, kernel or region: the start of a rewrite.
+    pub fn emptied(&self) -> Program {
+        Program {
+            names: self.names.clone(),
+            ops: Vec::new(),
+            kernels: Vec::new(),
+            regions: Vec::new(),
+            interner: self.interner.clone(),
+        }
     }
 
     /// Kernels launched per step.

@@ -259,6 +259,41 @@ impl Timeline<'_> {
         end
     }
 
+    /// One `cudaGraphLaunch` replaying `kernels` (name, base duration): the
+    /// graph takes one slot of the launch queue, its first kernel starts a
+    /// launch latency after the call (or when the stream frees up), and the
+    /// others follow back to back; all share the call's correlation id.
+    fn graph_launch(&mut self, kernels: &[(&str, f64)], api_us: f64, tid: i64, ext: u64) {
+        let call_start = self.host;
+        let ready = self.wait_for_slot();
+        let call_end = ready.saturating_add(self.jitter.ns(api_us * 1e3));
+        let latency = (self.latency_ns.round() as i64).clamp(0, HORIZON_NS);
+        let first_start = call_start.saturating_add(latency).max(self.gpu_free).max(ready);
+        self.correlation += 1;
+        let corr = self.correlation;
+        self.b.api_call(ApiCallIn {
+            name: "cudaGraphLaunch",
+            pid: PID,
+            tid,
+            start_ns: call_start,
+            end_ns: call_end,
+            correlation: corr,
+            external_id: ext,
+        });
+        let mut start = first_start;
+        for &(name, dur_ns) in kernels {
+            let end = start.saturating_add(self.jitter.ns(dur_ns).max(1));
+            let mut a = ActivityIn::new(ActivityKind::Kernel, name, 0, STREAM, start, end);
+            a.correlation = corr;
+            a.external_id = ext;
+            self.b.gpu_activity(a);
+            start = end;
+        }
+        self.pending.push_back(first_start);
+        self.gpu_free = start;
+        self.host = call_end;
+    }
+
     /// A synchronizing call: the host waits for the stream to drain.
     fn sync(&mut self, call: &str, tid: i64) {
         let start = self.host;
@@ -460,6 +495,12 @@ impl<'a> Simulation<'a> {
                         let a = ActivityIn::new(ActivityKind::Kernel, program.name(kernel.name), 0, STREAM, 0, 0);
                         tl.launch(kernel.api.call_name(), api_us, a, self.kernel_base[k as usize], tid, external);
                     }
+                }
+                Action::GraphLaunch { first, count } => {
+                    let ks: Vec<(&str, f64)> = (first..first + count)
+                        .map(|k| (program.name(program.kernels[k as usize].name), self.kernel_base[k as usize]))
+                        .collect();
+                    tl.graph_launch(&ks, p.launch.runtime_api_us, tid, external);
                 }
                 Action::CopyToDevice { bytes } => tl.copy(bytes, true, tid, external),
                 Action::ReadBack { bytes } => {

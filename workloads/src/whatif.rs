@@ -1,0 +1,629 @@
+//! What-if rewrites of a step [`Program`]: what the step would cost if a
+//! chain of kernels were fused, or if the step were captured into a CUDA graph.
+//! The sweep runs a rewritten program at the same points as the baseline, so
+//! that each piece of advice can be checked by simulation
+//! (`docs/simulator.md`, "What-if").
+//!
+//! - **Fusion of a named pattern** (`fuse:rmsnorm,swiglu`): every occurrence
+//!   the lowering recorded ([`Region`]) becomes one operator launching one
+//!   kernel (AdamW: `_fused_adamw_`'s chunked launches) with the sum of the
+//!   members' FLOPs and the bytes of the chain's external inputs and final
+//!   outputs only (the lowering states them per pattern); the members'
+//!   Python, dispatch and launch costs are paid once. Operators between the
+//!   members that are not part of the pattern (the up projection between
+//!   SwiGLU's halves) stay. A pattern fused into a GEMM (bias + residual,
+//!   BERT's GELU) becomes that GEMM with an epilogue: the GEMM's name, launch
+//!   and FLOPs, and its bytes plus the epilogue's extra input.
+//! - **Fusion of given chains** (`fuse:all-suggested`, the advisor's chains
+//!   as kernel names): each occurrence of the chain in launch order, not
+//!   across a synchronization or a host thread, becomes one kernel. Where the
+//!   occurrence is exactly a pattern's kernels it is that pattern's rewrite;
+//!   otherwise the intermediates of the patterns it covers whole are removed
+//!   and every other member keeps its bytes (the lowering knows no finer
+//!   dataflow), operators whose kernels are all in the chain disappear, views
+//!   between them too, and the operator of the chain's last kernel launches the
+//!   fused kernel.
+//! - **CUDA graphs** (`cuda-graphs`): each run of operators between host-device
+//!   transfers and synchronizations that launches kernels is captured: at
+//!   replay none of its operators runs on the host (no Python, dispatch or
+//!   launch call), and one `CUDAGraph::replay` operator (Python overhead, a
+//!   view-class dispatch, one `cudaGraphLaunch` priced as a runtime launch
+//!   call) enqueues all its kernels, which run back to back as the stream
+//!   allows. The transfers and read-backs outside keep their costs. Kernels
+//!   are unchanged (a real decode capture would need a static KV cache).
+
+use std::fmt;
+
+use crate::program::{Action, HostClass, HostThread, Kernel, KernelClass, LaunchApi, Op, Program, Region};
+
+/// An operator pattern the lowering emits and a fused implementation replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Pattern {
+    /// `LlamaRMSNorm`: to(float32), pow, mean, add, rsqrt, mul, to, mul.
+    RmsNorm,
+    /// Residual add (and training dropout) feeding `nn.LayerNorm`.
+    LayerNorm,
+    /// `act_fn(gate_proj(x)) * up_proj(x)`: silu and mul.
+    SwiGlu,
+    /// GPT-2's `NewGELUActivation` (eight kernels); BERT's `gelu` into its GEMM's epilogue.
+    Gelu,
+    /// `apply_rotary_pos_emb` on q and k (RoPE).
+    Rotary,
+    /// Cross entropy: log_softmax and nll_loss.
+    Softmax,
+    /// A residual add right after a GEMM, into the GEMM's epilogue.
+    BiasResidual,
+    /// The eight `_foreach_*` ops of `AdamW.step()`, as `AdamW(fused=True)`.
+    AdamW,
+}
+
+impl Pattern {
+    pub const ALL: [Pattern; 8] = [
+        Pattern::RmsNorm,
+        Pattern::LayerNorm,
+        Pattern::SwiGlu,
+        Pattern::Gelu,
+        Pattern::Rotary,
+        Pattern::Softmax,
+        Pattern::BiasResidual,
+        Pattern::AdamW,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pattern::RmsNorm => "rmsnorm",
+            Pattern::LayerNorm => "layernorm",
+            Pattern::SwiGlu => "swiglu",
+            Pattern::Gelu => "gelu",
+            Pattern::Rotary => "rotary",
+            Pattern::Softmax => "softmax",
+            Pattern::BiasResidual => "bias-residual",
+            Pattern::AdamW => "adamw",
+        }
+    }
+
+    /// The name, or one of a few common spellings.
+    pub fn parse(s: &str) -> Option<Pattern> {
+        let s = s.trim().to_ascii_lowercase().replace('_', "-");
+        Some(match s.as_str() {
+            "rmsnorm" | "rms-norm" => Pattern::RmsNorm,
+            "layernorm" | "layer-norm" | "add-layernorm" => Pattern::LayerNorm,
+            "swiglu" | "silu-and-mul" | "silu-mul" => Pattern::SwiGlu,
+            "gelu" => Pattern::Gelu,
+            "rotary" | "rope" => Pattern::Rotary,
+            "softmax" | "cross-entropy" | "log-softmax" => Pattern::Softmax,
+            "bias-residual" | "residual" => Pattern::BiasResidual,
+            "adamw" | "fused-adamw" => Pattern::AdamW,
+            _ => return None,
+        })
+    }
+
+    /// Operator name, kernel name and host class of the fused implementation.
+    fn fused(self, backward: bool) -> (&'static str, &'static str, HostClass) {
+        let (fwd_op, bwd_op, fwd_k, bwd_k, host) = match self {
+            Pattern::RmsNorm => (
+                "fused::rms_norm",
+                "FusedRmsNormBackward",
+                "fused_rms_norm_kernel",
+                "fused_rms_norm_backward_kernel",
+                HostClass::Reduction,
+            ),
+            Pattern::LayerNorm => (
+                "fused::add_layer_norm",
+                "FusedAddLayerNormBackward",
+                "fused_add_layer_norm_kernel",
+                "fused_add_layer_norm_backward_kernel",
+                HostClass::Reduction,
+            ),
+            Pattern::SwiGlu => (
+                "fused::silu_and_mul",
+                "FusedSiluAndMulBackward",
+                "fused_silu_and_mul_kernel",
+                "fused_silu_and_mul_backward_kernel",
+                HostClass::Elementwise,
+            ),
+            Pattern::Gelu => (
+                "fused::gelu",
+                "FusedGeluBackward",
+                "fused_gelu_kernel",
+                "fused_gelu_backward_kernel",
+                HostClass::Elementwise,
+            ),
+            Pattern::Rotary => (
+                "fused::rotary_embedding",
+                "FusedRotaryEmbeddingBackward",
+                "fused_rotary_embedding_kernel",
+                "fused_rotary_embedding_backward_kernel",
+                HostClass::Elementwise,
+            ),
+            Pattern::Softmax => (
+                "fused::cross_entropy",
+                "FusedCrossEntropyBackward",
+                "fused_cross_entropy_kernel",
+                "fused_cross_entropy_backward_kernel",
+                HostClass::Reduction,
+            ),
+            Pattern::BiasResidual => ("fused::gemm_residual", "", "fused_gemm_residual_kernel", "", HostClass::Gemm),
+            Pattern::AdamW => (
+                "aten::_fused_adamw_",
+                "",
+                "void at::native::(anonymous namespace)::multi_tensor_apply_kernel<at::native::(anonymous namespace)::TensorListMetadata<4>, at::native::(anonymous namespace)::FusedAdamMathFunctor<float, 4, (at::native::ADAM_MODE)1, false> >",
+                "",
+                HostClass::Foreach,
+            ),
+        };
+        if backward { (bwd_op, bwd_k, HostClass::Autograd) } else { (fwd_op, fwd_k, host) }
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A what-if as `--what-if` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WhatIf {
+    /// `fuse:rmsnorm,swiglu`: the named patterns (the first named wins where two overlap).
+    Fuse(Vec<Pattern>),
+    /// `fuse:all-suggested`: the chains the advisor suggests on the baseline trace.
+    FuseSuggested,
+    /// `cuda-graphs`: graph capture of every step.
+    CudaGraphs,
+}
+
+impl WhatIf {
+    /// `fuse:P[,P...]`, `fuse:all` (every pattern), `fuse:all-suggested`, `cuda-graphs`.
+    pub fn parse(s: &str) -> Result<WhatIf, String> {
+        let t = s.trim();
+        let valid = || {
+            format!(
+                "valid what-ifs: cuda-graphs, fuse:all-suggested, fuse:all, fuse:PATTERN[,PATTERN...] with patterns {}",
+                Pattern::ALL.map(Pattern::as_str).join(", ")
+            )
+        };
+        if t.eq_ignore_ascii_case("cuda-graphs") || t.eq_ignore_ascii_case("cuda-graph") {
+            return Ok(WhatIf::CudaGraphs);
+        }
+        let Some(rest) = t.strip_prefix("fuse:") else {
+            return Err(format!("unknown what-if '{t}'; {}", valid()));
+        };
+        match rest.trim() {
+            "all-suggested" | "suggested" => return Ok(WhatIf::FuseSuggested),
+            "all" => return Ok(WhatIf::Fuse(Pattern::ALL.to_vec())),
+            _ => {}
+        }
+        let mut out = Vec::new();
+        for name in rest.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let p = Pattern::parse(name).ok_or_else(|| format!("unknown pattern '{name}' in '{t}'; {}", valid()))?;
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        if out.is_empty() {
+            return Err(format!("'{t}' names no pattern; {}", valid()));
+        }
+        Ok(WhatIf::Fuse(out))
+    }
+
+    /// The label of the what-if's series (`fuse:rmsnorm,swiglu`).
+    pub fn label(&self) -> String {
+        match self {
+            WhatIf::Fuse(ps) => format!("fuse:{}", ps.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",")),
+            WhatIf::FuseSuggested => "fuse:all-suggested".into(),
+            WhatIf::CudaGraphs => "cuda-graphs".into(),
+        }
+    }
+}
+
+impl fmt::Display for WhatIf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+/// What a rewrite changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rewrite {
+    /// Per pattern or chain (in the order given): its name and the occurrences rewritten.
+    pub applied: Vec<(String, u64)>,
+    /// Occurrences left alone because an earlier rewrite had taken one of their operators.
+    pub skipped: u64,
+    pub ops_before: usize,
+    pub ops_after: usize,
+    pub kernels_before: usize,
+    pub kernels_after: usize,
+}
+
+/// What becomes of one operator.
+#[derive(Debug, Clone)]
+enum Edit {
+    Keep,
+    Remove,
+    Replace { name: u32, host: HostClass, python: bool, kernels: Vec<Kernel> },
+}
+
+/// Applies `edits` (one per operator of `src`) into `out` (an emptied copy of `src`).
+fn rebuild(src: &Program, mut out: Program, edits: &[Edit]) -> Program {
+    for (op, edit) in src.ops.iter().zip(edits) {
+        match edit {
+            Edit::Remove => {}
+            Edit::Keep => match op.action {
+                Action::Launch { .. } => {
+                    out.launch_interned(op.name, op.host, op.thread, op.python, src.op_kernels(op));
+                }
+                Action::GraphLaunch { .. } => {
+                    let first = out.kernels.len() as u32;
+                    out.kernels.extend_from_slice(src.op_kernels(op));
+                    let count = out.kernels.len() as u32 - first;
+                    out.ops.push(Op { action: Action::GraphLaunch { first, count }, ..*op });
+                }
+                _ => out.ops.push(*op),
+            },
+            Edit::Replace { name, host, python, kernels } => {
+                out.launch_interned(*name, *host, op.thread, *python, kernels);
+            }
+        }
+    }
+    out
+}
+
+/// Index of the operator issuing each kernel.
+fn kernel_ops(p: &Program) -> Vec<u32> {
+    let mut out = vec![0u32; p.kernels.len()];
+    for (i, op) in p.ops.iter().enumerate() {
+        if let Action::Launch { first, count } | Action::GraphLaunch { first, count } = op.action {
+            out[first as usize..(first + count) as usize].iter_mut().for_each(|o| *o = i as u32);
+        }
+    }
+    out
+}
+
+/// The kernels of a region's member operators, as indices into `p.kernels`.
+fn region_kernels(p: &Program, r: &Region) -> Vec<usize> {
+    let mut out = Vec::new();
+    for &o in &r.ops {
+        if let Action::Launch { first, count } = p.ops[o as usize].action {
+            out.extend(first as usize..(first + count) as usize);
+        }
+    }
+    out
+}
+
+/// The edits that fuse region `r` of `src` (names interned into `out`).
+fn region_edits(src: &Program, out: &mut Program, r: &Region) -> Vec<(usize, Edit)> {
+    let members: Vec<&Kernel> = r.ops.iter().flat_map(|&o| src.op_kernels(&src.ops[o as usize])).collect();
+    let flops: f64 = members.iter().map(|k| k.flops).sum();
+    let n = r.launches.max(1);
+    let gemm_op = r
+        .ops
+        .iter()
+        .copied()
+        .find(|&o| src.op_kernels(&src.ops[o as usize]).iter().any(|k| k.class == KernelClass::Gemm));
+    let (name, host, kernel) = match gemm_op {
+        Some(g) => {
+            let op = &src.ops[g as usize];
+            let gk = src.op_kernels(op).iter().find(|k| k.class == KernelClass::Gemm).copied();
+            let gk = gk.unwrap_or(members[0].to_owned());
+            (op.name, op.host, Kernel { flops: flops / n as f64, bytes: r.bytes / n as f64, ..gk })
+        }
+        None => {
+            let (op_name, kernel_name, host) = r.pattern.fused(r.backward);
+            let op_name =
+                if r.backward { format!("autograd::engine::evaluate_function: {op_name}") } else { op_name.into() };
+            let class = if members.iter().any(|k| k.class == KernelClass::Attention) {
+                KernelClass::Attention
+            } else {
+                KernelClass::Memory
+            };
+            let kernel = Kernel {
+                name: out.intern(kernel_name),
+                api: LaunchApi::Runtime,
+                class,
+                flops: flops / n as f64,
+                bytes: r.bytes / n as f64,
+            };
+            (out.intern(&op_name), host, kernel)
+        }
+    };
+    let python = r.ops.iter().any(|&o| src.ops[o as usize].python);
+    r.ops
+        .iter()
+        .map(|&o| {
+            let edit = if o == r.at {
+                Edit::Replace { name, host, python, kernels: vec![kernel; n as usize] }
+            } else {
+                Edit::Remove
+            };
+            (o as usize, edit)
+        })
+        .collect()
+}
+
+/// Fuses every occurrence of `patterns` (in that order: where two overlap, the
+/// first named takes the operators).
+pub fn fuse_patterns(src: &Program, patterns: &[Pattern]) -> (Program, Rewrite) {
+    let mut out = src.emptied();
+    let mut edits = vec![Edit::Keep; src.ops.len()];
+    let mut taken = vec![false; src.ops.len()];
+    let mut rw = Rewrite { ops_before: src.ops.len(), kernels_before: src.kernels.len(), ..Rewrite::default() };
+    for &pat in patterns {
+        let mut regions: Vec<&Region> = src.regions.iter().filter(|r| r.pattern == pat).collect();
+        regions.sort_by_key(|r| r.at);
+        let mut n = 0;
+        for r in regions {
+            if r.ops.iter().any(|&o| taken[o as usize]) {
+                rw.skipped += 1;
+                continue;
+            }
+            for (o, e) in region_edits(src, &mut out, r) {
+                taken[o] = true;
+                edits[o] = e;
+            }
+            n += 1;
+        }
+        rw.applied.push((pat.as_str().to_string(), n));
+    }
+    let p = rebuild(src, out, &edits);
+    rw.ops_after = p.ops.len();
+    rw.kernels_after = p.kernels.len();
+    (p, rw)
+}
+
+/// Fuses every occurrence of each chain of kernel names (launch order, in the
+/// order given: a kernel already fused into an earlier chain is not reused).
+pub fn fuse_chains(src: &Program, chains: &[Vec<String>]) -> (Program, Rewrite) {
+    let mut out = src.emptied();
+    let mut edits = vec![Edit::Keep; src.ops.len()];
+    let mut taken = vec![false; src.ops.len()];
+    let mut claimed = vec![false; src.kernels.len()];
+    let mut rw = Rewrite { ops_before: src.ops.len(), kernels_before: src.kernels.len(), ..Rewrite::default() };
+    let op_of = kernel_ops(src);
+    // Segments: a chain never crosses a synchronization, a transfer or a change of host thread.
+    let mut segment = vec![0u32; src.kernels.len()];
+    {
+        let mut seg = 0u32;
+        let mut thread = None;
+        for op in &src.ops {
+            match op.action {
+                Action::Launch { first, count } => {
+                    if thread != Some(op.thread) {
+                        seg += 1;
+                        thread = Some(op.thread);
+                    }
+                    segment[first as usize..(first + count) as usize].iter_mut().for_each(|s| *s = seg);
+                }
+                Action::None => {}
+                _ => seg += 1,
+            }
+        }
+    }
+    // Regions by their kernel sets: an occurrence equal to one is that pattern's rewrite.
+    let region_sets: Vec<(Vec<usize>, &Region)> =
+        src.regions.iter().map(|r| (region_kernels(src, r), r)).filter(|(k, _)| !k.is_empty()).collect();
+    let mut region_of_kernel: Vec<Vec<usize>> = vec![Vec::new(); src.kernels.len()];
+    for (ri, (ks, _)) in region_sets.iter().enumerate() {
+        for &k in ks {
+            region_of_kernel[k].push(ri);
+        }
+    }
+    for chain in chains {
+        let label = chain_label(chain);
+        let ids: Option<Vec<u32>> =
+            chain.iter().map(|n| src.names.iter().position(|s| s == n).map(|i| i as u32)).collect();
+        let (Some(ids), false) = (ids, chain.is_empty()) else {
+            rw.applied.push((label, 0));
+            continue;
+        };
+        let len = ids.len();
+        let mut n = 0;
+        let mut k = 0;
+        while k + len <= src.kernels.len() {
+            let window = k..k + len;
+            let matches = window.clone().all(|j| src.kernels[j].name == ids[j - k] && !claimed[j])
+                && window.clone().all(|j| segment[j] == segment[k]);
+            if !matches {
+                k += 1;
+                continue;
+            }
+            let occ: Vec<usize> = window.clone().collect();
+            let e = chain_edits(src, &mut out, &occ, &op_of, &region_sets, &region_of_kernel);
+            if e.iter().any(|(o, _)| taken[*o]) {
+                rw.skipped += 1;
+                k += 1;
+                continue;
+            }
+            for (o, ed) in e {
+                taken[o] = true;
+                edits[o] = ed;
+            }
+            window.for_each(|j| claimed[j] = true);
+            n += 1;
+            k += len;
+        }
+        rw.applied.push((label, n));
+    }
+    let p = rebuild(src, out, &edits);
+    rw.ops_after = p.ops.len();
+    rw.kernels_after = p.kernels.len();
+    (p, rw)
+}
+
+/// A chain's short label: its kernels' short names joined by `+`.
+pub fn chain_label(chain: &[String]) -> String {
+    chain.iter().map(|n| short_kernel_name(n)).collect::<Vec<_>>().join("+")
+}
+
+/// A kernel name without its template arguments and parameters (`vectorized_elementwise_kernel`).
+pub fn short_kernel_name(name: &str) -> &str {
+    let cut = name.find(['<', '(']).unwrap_or(name.len());
+    let head = &name[..cut];
+    let head = head.rsplit("::").next().unwrap_or(head);
+    head.rsplit(' ').next().unwrap_or(head)
+}
+
+/// The edits that fuse one occurrence (kernel indices `occ`, consecutive).
+fn chain_edits(
+    src: &Program,
+    out: &mut Program,
+    occ: &[usize],
+    op_of: &[u32],
+    region_sets: &[(Vec<usize>, &Region)],
+    region_of_kernel: &[Vec<usize>],
+) -> Vec<(usize, Edit)> {
+    // Exactly a pattern's kernels: the pattern's rewrite.
+    for &ri in &region_of_kernel[occ[0]] {
+        let (ks, r) = &region_sets[ri];
+        if ks.len() == occ.len() && ks.iter().zip(occ).all(|(a, b)| a == b) {
+            return region_edits(src, out, r);
+        }
+    }
+    // Bytes: the fused form of every pattern covered whole, every other kernel as it is.
+    let inside = |k: usize| k >= occ[0] && k <= occ[occ.len() - 1];
+    let mut accounted = vec![false; occ.len()];
+    let mut bytes = 0.0;
+    for &k in occ {
+        for &ri in &region_of_kernel[k] {
+            let (ks, r) = &region_sets[ri];
+            if ks.iter().all(|&j| inside(j)) && ks.iter().all(|&j| !accounted[j - occ[0]]) {
+                ks.iter().for_each(|&j| accounted[j - occ[0]] = true);
+                bytes += r.bytes;
+            }
+        }
+    }
+    bytes += occ.iter().zip(&accounted).filter(|(_, a)| !**a).map(|(&k, _)| src.kernels[k].bytes).sum::<f64>();
+    let members: Vec<&Kernel> = occ.iter().map(|&k| &src.kernels[k]).collect();
+    let flops: f64 = members.iter().map(|k| k.flops).sum();
+    let kernel = match members.iter().find(|k| k.class == KernelClass::Gemm) {
+        Some(g) => Kernel { flops, bytes, ..**g },
+        None => {
+            let class = if members.iter().any(|k| k.class == KernelClass::Attention) {
+                KernelClass::Attention
+            } else {
+                KernelClass::Memory
+            };
+            let name = out.intern(&format!("fused_chain_kernel<{}>", occ.len()));
+            Kernel { name, api: LaunchApi::Runtime, class, flops, bytes }
+        }
+    };
+    let first_op = op_of[occ[0]] as usize;
+    let last_op = op_of[occ[occ.len() - 1]] as usize;
+    let covered = |o: usize| {
+        !src.op_kernels(&src.ops[o]).is_empty() && {
+            let (f, c) = match src.ops[o].action {
+                Action::Launch { first, count } => (first as usize, count as usize),
+                _ => (0, 0),
+            };
+            (f..f + c).all(inside)
+        }
+    };
+    let python = (first_op..=last_op).any(|o| src.ops[o].python && (covered(o) || o == last_op));
+    let mut edits = Vec::new();
+    let thread = src.ops[last_op].thread;
+    for o in first_op..last_op {
+        let op = &src.ops[o];
+        if op.thread != thread {
+            continue;
+        }
+        if covered(o) || (op.action == Action::None && op.host == HostClass::View) {
+            edits.push((o, Edit::Remove));
+        } else if o == first_op {
+            // Its kernels before the chain stay with it.
+            let kept: Vec<Kernel> = kernels_of(src, o).filter(|(k, _)| !inside(*k)).map(|(_, k)| *k).collect();
+            edits.push((o, Edit::Replace { name: op.name, host: op.host, python: op.python, kernels: kept }));
+        }
+    }
+    let last = &src.ops[last_op];
+    let mut kernels: Vec<Kernel> = kernels_of(src, last_op).filter(|(k, _)| *k < occ[0]).map(|(_, k)| *k).collect();
+    kernels.push(kernel);
+    kernels.extend(kernels_of(src, last_op).filter(|(k, _)| *k > occ[occ.len() - 1]).map(|(_, k)| *k));
+    let name = if covered(last_op) && first_op != last_op { out.intern("fused::chain") } else { last.name };
+    edits.push((last_op, Edit::Replace { name, host: last.host, python, kernels }));
+    edits
+}
+
+fn kernels_of(src: &Program, o: usize) -> impl Iterator<Item = (usize, &Kernel)> {
+    let first = match src.ops[o].action {
+        Action::Launch { first, .. } => first as usize,
+        _ => 0,
+    };
+    src.op_kernels(&src.ops[o]).iter().enumerate().map(move |(i, k)| (first + i, k))
+}
+
+/// Name of the host operator that replays a captured graph.
+pub const GRAPH_REPLAY_OP: &str = "CUDAGraph::replay";
+
+/// Captures every run of kernel-launching operators between transfers and
+/// synchronizations into one graph replay.
+pub fn cuda_graphs(src: &Program) -> (Program, Rewrite) {
+    let mut out = src.emptied();
+    let replay = out.intern(GRAPH_REPLAY_OP);
+    let mut rw = Rewrite { ops_before: src.ops.len(), kernels_before: src.kernels.len(), ..Rewrite::default() };
+    let mut graphs = 0;
+    let mut i = 0;
+    while i < src.ops.len() {
+        let capturable =
+            |op: &Op| matches!(op.action, Action::None | Action::Launch { .. } | Action::GraphLaunch { .. });
+        if !capturable(&src.ops[i]) {
+            out.ops.push(src.ops[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < src.ops.len() && capturable(&src.ops[i]) {
+            i += 1;
+        }
+        let run = &src.ops[start..i];
+        if run.iter().all(|op| src.op_kernels(op).is_empty()) {
+            out.ops.extend_from_slice(run);
+            continue;
+        }
+        let first = out.kernels.len() as u32;
+        for op in run {
+            out.kernels.extend_from_slice(src.op_kernels(op));
+        }
+        let count = out.kernels.len() as u32 - first;
+        out.ops.push(Op {
+            name: replay,
+            host: HostClass::View,
+            thread: HostThread::Main,
+            python: true,
+            action: Action::GraphLaunch { first, count },
+        });
+        graphs += 1;
+    }
+    rw.applied.push(("cuda-graphs".into(), graphs));
+    rw.ops_after = out.ops.len();
+    rw.kernels_after = out.kernels.len();
+    (out, rw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_ifs_parse_and_name_the_valid_ones() {
+        assert_eq!(WhatIf::parse("cuda-graphs"), Ok(WhatIf::CudaGraphs));
+        assert_eq!(WhatIf::parse("fuse:all-suggested"), Ok(WhatIf::FuseSuggested));
+        assert_eq!(WhatIf::parse("fuse:rmsnorm, swiglu"), Ok(WhatIf::Fuse(vec![Pattern::RmsNorm, Pattern::SwiGlu])));
+        assert_eq!(WhatIf::parse("fuse:rope,RMS_norm").map(|w| w.label()), Ok("fuse:rotary,rmsnorm".into()));
+        assert_eq!(WhatIf::parse("fuse:all"), Ok(WhatIf::Fuse(Pattern::ALL.to_vec())));
+        for bad in ["fuse:", "fuse:nope", "graphs", ""] {
+            let e = WhatIf::parse(bad).err().unwrap_or_default();
+            assert!(e.contains("valid what-ifs") && e.contains("swiglu"), "{bad}: {e}");
+        }
+        for p in Pattern::ALL {
+            assert_eq!(Pattern::parse(p.as_str()), Some(p));
+        }
+    }
+
+    #[test]
+    fn short_names_drop_templates_and_namespaces() {
+        let n = "void at::native::vectorized_elementwise_kernel<4, at::native::CUDAFunctor_add<c10::BFloat16>, at::detail::Array<char*, 3> >(int)";
+        assert_eq!(short_kernel_name(n), "vectorized_elementwise_kernel");
+        assert_eq!(short_kernel_name("sm90_xmma_gemm_bf16"), "sm90_xmma_gemm_bf16");
+        assert_eq!(chain_label(&["a::b<1>".into(), "c(int)".into()]), "b+c");
+    }
+}

@@ -219,6 +219,9 @@ pub struct LiveAnalyzer {
     totals: LiveTotals,
     /// Launch calls awaiting their activity: correlation -> call start.
     awaited: FxHashMap<u64, i64>,
+    /// Activities that arrived before their launch call (a source may hand
+    /// over a buffer's GPU records before its API records): correlation -> start.
+    early: FxHashMap<u64, i64>,
     /// Per device, the latest end of pruned activities, as (start, end) of one row.
     pruned_end: FxHashMap<u32, (i64, i64)>,
     counters: Vec<CounterLive>,
@@ -253,6 +256,7 @@ impl LiveAnalyzer {
             kernels: FxHashMap::default(),
             totals: LiveTotals::default(),
             awaited: FxHashMap::default(),
+            early: FxHashMap::default(),
             pruned_end: FxHashMap::default(),
             counters: Vec::new(),
             counter_index: FxHashMap::default(),
@@ -302,7 +306,7 @@ impl LiveAnalyzer {
             self.totals.api_calls += 1;
             if t.api.kind[before].is_launch() {
                 self.totals.launch_calls += 1;
-                if c.correlation != 0 {
+                if c.correlation != 0 && self.early.remove(&c.correlation).is_none() {
                     self.awaited.insert(c.correlation, c.start_ns);
                 }
             }
@@ -319,7 +323,9 @@ impl LiveAnalyzer {
             }
             ActivityKind::Memset => self.totals.memsets += 1,
         }
-        self.awaited.remove(&a.correlation);
+        if a.correlation != 0 && self.awaited.remove(&a.correlation).is_none() {
+            self.early.insert(a.correlation, a.start_ns);
+        }
         self.builder.gpu_activity(a);
     }
 
@@ -637,6 +643,7 @@ impl LiveAnalyzer {
         let cut = oldest_open.saturating_sub(retain);
         let give_up = self.latest.saturating_sub(self.spec.give_up_ns);
         self.awaited.retain(|_, &mut s| s >= give_up);
+        self.early.retain(|_, &mut s| s >= give_up);
         let t = self.builder.trace_mut();
         if t.activities.start_ns.first().is_none_or(|&s| s >= cut)
             && t.api.start_ns.first().is_none_or(|&s| s >= cut)

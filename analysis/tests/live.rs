@@ -229,6 +229,22 @@ fn late_buffer_lands_in_its_window_and_windows_close_in_order() {
 }
 
 #[test]
+fn a_kernel_before_its_launch_call_holds_nothing_open() {
+    // A source may hand over a buffer's GPU records before its API records.
+    let spec = LiveSpec { window_ns: 1_000_000, ..LiveSpec::default() };
+    let mut live = LiveAnalyzer::new(spec, "test");
+    live.set_origin(0);
+    live.gpu_activity(kernel(1, 150_000, 10_000));
+    live.api_call(call(1, 100_000));
+    live.api_call(call(2, 5_000_000));
+    live.gpu_activity(kernel(2, 5_050_000, 10_000));
+    live.set_watermark(live.awaited_watermark());
+    live.publish();
+    let closed = live.drain_closed();
+    assert_eq!(closed.len(), 5, "windows 0..5 are final: {closed:?}");
+}
+
+#[test]
 fn steps_from_nvtx_ranges_are_numbered_in_order() {
     let mut live = LiveAnalyzer::new(LiveSpec::default(), "test");
     for n in 0..3i64 {

@@ -267,3 +267,43 @@ fn without_the_timestamp_callback_anchors_put_cupti_times_on_the_host_clock() {
     assert!(last_end < 60_000_000_000, "steps end {last_end} ns after the trace origin");
     std::fs::remove_dir_all(&out).ok();
 }
+
+/// `boundscope top --headless --run-dir OUT -- prog ARGS` with the stand-ins in place.
+fn top_headless(s: &Standins, name: &str, prog_args: &[&str]) -> (Output, PathBuf) {
+    let out = std::env::temp_dir().join(format!("bs-standin-top-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let mut c = Command::new(env!("CARGO_BIN_EXE_boundscope"));
+    c.args(["top", "--headless", "--window", "20", "--run-dir"]).arg(&out).arg("--").arg(s.dir.join("prog"));
+    c.args(prog_args)
+        .env("LD_LIBRARY_PATH", &s.dir)
+        .env("BOUNDSCOPE_CUPTI_PATH", &s.dir)
+        .env("BOUNDSCOPE_INJECT_PATH", &s.inject)
+        .env_remove("NVTX_INJECTION64_PATH")
+        .env_remove("BOUNDSCOPE_CUPTI_FILE");
+    (c.output().expect("run boundscope"), out)
+}
+
+#[test]
+fn top_follows_a_program_live_and_ends_with_the_runs_own_figures() {
+    let Some(s) = standins() else { return };
+    let (o, out) = top_headless(s, "live", &["6", "4"]);
+    let stderr = text(&o.stderr);
+    assert!(o.status.success(), "stderr:\n{stderr}");
+    let lines: Vec<serde_json::Value> =
+        text(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(lines.first().map(|l| l["kind"].clone()), Some("start".into()), "{lines:?}");
+    let summary = lines.last().expect("summary");
+    assert_eq!(summary["kind"], "summary");
+    // The live steps, streamed as they became final, are the run's steps.
+    let steps: Vec<&serde_json::Value> = lines.iter().filter(|l| l["kind"] == "step").collect();
+    assert_eq!(steps.len(), 6, "{}", text(&o.stdout));
+    assert_eq!(summary["kernels"], 24);
+    assert_eq!(summary["totals"]["kernels"], 24);
+    let run = analyze(&out);
+    for (live, batch) in steps.iter().zip(run["steps"].as_array().expect("steps")) {
+        for key in ["kernels", "tklqt_ns", "il_ns", "gpu_busy_ns", "exposed_launch_ns", "queue"] {
+            assert_eq!(live[key], batch[key], "step {}: {key}", batch["label"]);
+        }
+    }
+    assert_eq!(summary["tklqt_ns"], run["trace_window"]["tklqt_ns"]);
+}

@@ -19,7 +19,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use boundscope_analysis::live::{LiveAnalyzer, LiveSnapshot};
+use boundscope_analysis::live::{Closed, LiveAnalyzer, LiveSnapshot};
 use boundscope_trace::EventSink;
 
 use boundscope_trace::Trace;
@@ -72,7 +72,14 @@ pub struct Ingested {
 #[derive(Debug)]
 pub struct LiveTap {
     pub analyzer: LiveAnalyzer,
-    pub snapshots: Sender<LiveSnapshot>,
+    pub snapshots: Sender<LiveUpdate>,
+}
+
+/// One publish of the live tap: the snapshot and what became final since the last.
+#[derive(Debug)]
+pub struct LiveUpdate {
+    pub snapshot: LiveSnapshot,
+    pub closed: Vec<Closed>,
 }
 
 /// How often the live tap publishes while records arrive.
@@ -87,7 +94,9 @@ impl LiveTap {
             let w = self.analyzer.awaited_watermark();
             self.analyzer.set_watermark(w);
         }
-        self.snapshots.send(self.analyzer.publish()).ok();
+        let snapshot = self.analyzer.publish();
+        let closed = self.analyzer.drain_closed();
+        self.snapshots.send(LiveUpdate { snapshot, closed }).ok();
     }
 }
 

@@ -224,6 +224,8 @@ pub struct Finished {
     /// The analysis' warnings, one line each.
     pub warnings: Vec<String>,
     pub status: Option<ExitStatus>,
+    /// The analysis of the run (what summary.txt says, as data).
+    pub report: boundscope_analysis::TraceReport,
 }
 
 /// A running `boundscope profile`, split into [`Session::start`],
@@ -612,7 +614,7 @@ impl Session {
         }
         let footer = format!("\nRun written to {}: {}\n", out.display(), written.join(", "));
         let warnings = analysis.report.warnings.iter().map(|w| w.to_string()).collect();
-        Ok(Finished { text, footer, warnings, status })
+        Ok(Finished { text, footer, warnings, status, report: analysis.report })
     }
 }
 

@@ -15,39 +15,39 @@ use super::{TopSpec, drive, whole_run};
 use crate::Failure;
 
 #[derive(Serialize)]
-struct Start<'a> {
-    schema: &'static str,
-    kind: &'static str,
-    source: &'a str,
-    gpu: &'a str,
-    simulated: bool,
-    window_ns: i64,
-    speed: String,
+pub struct Start<'a> {
+    pub schema: &'static str,
+    pub kind: &'static str,
+    pub source: &'a str,
+    pub gpu: &'a str,
+    pub simulated: bool,
+    pub window_ns: i64,
+    pub speed: String,
 }
 
 #[derive(Serialize)]
-struct Window<'a> {
-    schema: &'static str,
+pub struct Window<'a> {
+    pub schema: &'static str,
     /// "window" or "step".
-    kind: &'static str,
+    pub kind: &'static str,
     #[serde(flatten)]
-    metrics: &'a WindowMetrics,
+    pub metrics: &'a WindowMetrics,
 }
 
 #[derive(Serialize)]
-struct Summary<'a> {
-    schema: &'static str,
-    kind: &'static str,
-    source: &'a str,
-    totals: LiveTotals,
-    steps: u64,
-    step_median: Option<&'a StepMedian>,
+pub struct Summary<'a> {
+    pub schema: &'static str,
+    pub kind: &'static str,
+    pub source: &'a str,
+    pub totals: LiveTotals,
+    pub steps: u64,
+    pub step_median: Option<&'a StepMedian>,
     /// The whole run as one window (equal to `analyze --json`'s `trace_window`).
     #[serde(flatten)]
-    trace_window: &'a WindowMetrics,
+    pub trace_window: &'a WindowMetrics,
 }
 
-fn line(out: &mut impl Write, v: &impl Serialize) -> anyhow::Result<()> {
+pub fn line(out: &mut (impl Write + ?Sized), v: &impl Serialize) -> anyhow::Result<()> {
     serde_json::to_writer(&mut *out, v)?;
     out.write_all(b"\n")?;
     out.flush().context("writing to stdout")

@@ -5,6 +5,7 @@
 //! writes JSON lines (docs/live-json.md).
 
 mod headless;
+mod program;
 mod source;
 mod ui;
 
@@ -63,6 +64,13 @@ pub struct TopArgs {
     /// Null-kernel launch latency of the platform in us (the CPU/GPU-bound queue threshold is twice this).
     #[arg(long, value_name = "US", default_value_t = 2.5)]
     pub launch_floor_us: f64,
+    /// Run directory of a live program (`top -- CMD`): the same files `boundscope profile` writes,
+    /// plus program.log (the program's output while the UI owns the terminal).
+    #[arg(long, value_name = "DIR", default_value = "boundscope-run")]
+    pub run_dir: PathBuf,
+    /// Record a live program for SECONDS, then interrupt it (as `profile --duration`).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
     /// The program to profile live (`boundscope top -- CMD ARGS...`).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -85,7 +93,8 @@ const MAX_BATCH: u64 = 4096;
 const MAX_STEPS: u64 = 1_000_000;
 const HEADLESS_SIM_STEPS: u64 = 100;
 
-fn spec_from_args(args: &TopArgs) -> Result<TopSpec, Failure> {
+/// The live analysis settings every source shares (`--window`, `--launch-floor-us`).
+fn live_spec(args: &TopArgs) -> Result<LiveSpec, Failure> {
     let bad = |m: String| Failure::input(anyhow!(m));
     if !(1..=MAX_WINDOW_MS).contains(&args.window) {
         return Err(bad(format!("--window must be from 1 to {MAX_WINDOW_MS} ms, got {}", args.window)));
@@ -93,10 +102,16 @@ fn spec_from_args(args: &TopArgs) -> Result<TopSpec, Failure> {
     if !(0.1..=1000.0).contains(&args.launch_floor_us) {
         return Err(bad(format!("--launch-floor-us must be from 0.1 to 1000, got {}", args.launch_floor_us)));
     }
-    let speed = Speed::parse(&args.speed).map_err(bad)?;
     let mut live = LiveSpec { window_ns: args.window as i64 * 1_000_000, ..LiveSpec::default() };
     live.window.launch_floor_ns = (args.launch_floor_us * 1000.0).round() as i64;
     live.advice.graph_launch_ns = live.window.launch_floor_ns;
+    Ok(live)
+}
+
+fn spec_from_args(args: &TopArgs) -> Result<TopSpec, Failure> {
+    let bad = |m: String| Failure::input(anyhow!(m));
+    let speed = Speed::parse(&args.speed).map_err(bad)?;
+    let live = live_spec(args)?;
 
     if !args.command.is_empty() {
         return Err(bad("boundscope top -- CMD (profiling a program live) is not available in this build yet; run \
@@ -161,6 +176,12 @@ fn spec_from_args(args: &TopArgs) -> Result<TopSpec, Failure> {
 }
 
 pub fn run(args: &TopArgs) -> Result<(), Failure> {
+    if !args.command.is_empty() {
+        if args.replay.is_some() || args.platform.is_some() {
+            return Err(Failure::input(anyhow!("give a program after --, or --replay, or --platform: one source")));
+        }
+        return program::run(args, live_spec(args)?);
+    }
     let spec = spec_from_args(args)?;
     if spec.headless {
         let stdout = std::io::stdout();

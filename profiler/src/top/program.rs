@@ -104,6 +104,8 @@ fn drive_session(
     out_dir: &Path,
 ) -> Result<crate::profile::Finished, Failure> {
     let mut tail = LogTail::new(log.to_path_buf());
+    let mut cpu = super::ui::CpuClock::new();
+    let mut lag_ms = 0.0;
     let mut last_stats = Instant::now();
     let mut last_events = 0u64;
     let mut events = 0u64;
@@ -136,6 +138,9 @@ fn drive_session(
         }
         while let Ok(u) = snaps.try_recv() {
             events = u.snapshot.totals.events;
+            // Ingest lag: now against the newest record's time (both CLOCK_MONOTONIC).
+            let newest = u.snapshot.origin_ns.saturating_add(u.snapshot.latest_ns);
+            lag_ms = (crate::profile::clock::host_now_ns() - newest).max(0) as f64 / 1e6;
             feed.send(Feed::Snapshot(Box::new(u.snapshot))).ok();
         }
         for line in tail.read() {
@@ -143,7 +148,11 @@ fn drive_session(
         }
         let dt = last_stats.elapsed().as_secs_f64();
         if dt >= 1.0 {
-            let stats = Stats { records_per_s: (events - last_events) as f64 / dt, cpu_pct: 0.0, ingest_lag_ms: 0.0 };
+            let stats = Stats {
+                records_per_s: (events - last_events) as f64 / dt,
+                cpu_pct: cpu.percent(),
+                ingest_lag_ms: lag_ms,
+            };
             feed.send(Feed::Stats(stats)).ok();
             last_events = events;
             last_stats = Instant::now();

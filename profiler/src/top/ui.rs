@@ -95,18 +95,18 @@ fn feed_source(
 }
 
 /// boundscope's own CPU use, from /proc/self/stat (utime + stime).
-struct CpuClock {
+pub(super) struct CpuClock {
     at: Instant,
     ticks: Option<u64>,
 }
 
 impl CpuClock {
-    fn new() -> CpuClock {
+    pub(super) fn new() -> CpuClock {
         CpuClock { at: Instant::now(), ticks: self_ticks() }
     }
 
     /// Percent of one core since the last call.
-    fn percent(&mut self) -> f64 {
+    pub(super) fn percent(&mut self) -> f64 {
         let now = self_ticks();
         let hz = rustix::param::clock_ticks_per_second() as f64;
         let dt = self.at.elapsed().as_secs_f64();

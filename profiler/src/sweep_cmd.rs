@@ -3,42 +3,45 @@
 //! reports where each platform turns from CPU-bound to GPU-bound (both rules
 //! of docs/metrics.md section 4) with the batch advice of section 5.
 //!
-//! This module owns the command's arguments, their translation into a plain
-//! [`SweepSpec`], the sweep engine ([`run_sweep`]) and the terminal table.
-//! The engine rewrites `sweep.csv` and `sweep.json` atomically after every
-//! point, so an interrupted sweep keeps every point finished before it, and
-//! writes one Chrome trace per point (`traces/<platform>-b<batch>.json.gz`)
-//! and, at the end, the plot `sweep.svg`.
+//! This module owns the command's arguments and their translation into a
+//! plain [`SweepSpec`], picks a runner per target ([`runners`]) for the sweep
+//! engine (`boundscope_analysis::sweep::run_sweep`), and consumes the
+//! engine's events: it rewrites `sweep.csv` and `sweep.json` atomically after
+//! every point, so an interrupted sweep keeps every point finished before it;
+//! prints a line per point and, at the end, the table and the plot
+//! `sweep.svg`; or, with `--tui`, feeds the terminal UI ([`ui`]).
 //!
 //! A point runs on a target ([`Target`]): a simulated platform (`sim:*`,
 //! `--platform-file`), whose numbers are model outputs and are labelled so
-//! everywhere; the local GPU (`--platform gpu`: the reference runner
-//! `workloads/python/run_workload.py` under `boundscope profile`); or the
-//! user's own command after `--`, with `{batch}` where the batch size goes
-//! (see [`command`]). A point that fails is recorded with its reason and the
-//! sweep goes on.
+//! everywhere, with one Chrome trace per point
+//! (`traces/<platform>-b<batch>.json.gz`); the local GPU (`--platform gpu`:
+//! the reference runner `workloads/python/run_workload.py` under `boundscope
+//! profile`); or the user's own command after `--`, with `{batch}` where the
+//! batch size goes (see [`command`]). A point that fails is recorded with its
+//! reason and the sweep goes on.
 
 mod command;
+mod runners;
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{Context, anyhow};
-use boundscope_analysis::sweep::{Crossing, SweepPoint, Transition, TransitionSpec, transition};
-use boundscope_analysis::{AdviceSpec, Analysis, AnalysisSpec, Bound, WindowSpec, analyze, step_median};
+use boundscope_analysis::Bound;
+use boundscope_analysis::sweep::{
+    Crossing, PointRecord, PointRunner, SWEEP_SCHEMA, SweepDocument, SweepEvent, Transition, TransitionSpec, engine,
+    sweep_csv,
+};
 use boundscope_reports::{AtomicFile, ensure_writable_dir};
-use boundscope_workloads::{Dtype, Platform, Shape, SimSpec, WorkloadSpec, run_point};
+use boundscope_workloads::{Dtype, Platform, Shape, SimSpec, WorkloadSpec};
 use clap::Args;
-use serde::Serialize;
 
 use crate::Failure;
 pub use command::CommandTarget;
-
-/// Version of the `sweep.json` layout; bump on any incompatible change.
-pub const SWEEP_SCHEMA: &str = "boundscope.sweep/1";
+use runners::{CommandPoints, SimTarget};
 
 /// Largest batch size accepted (the plot and tables take 32-bit batches).
 const MAX_BATCH: u64 = 1 << 20;
@@ -159,89 +162,6 @@ pub struct SweepSpec {
     pub write_traces: bool,
 }
 
-/// One point of a sweep, as `sweep.csv` and `sweep.json` hold it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PointRecord {
-    pub platform: String,
-    pub batch: u64,
-    pub seq: u64,
-    /// "ok" or "failed".
-    pub status: String,
-    /// Measured steps behind the medians.
-    pub steps: u64,
-    pub kernels_per_step: f64,
-    pub tklqt_ns: f64,
-    pub mean_launch_to_start_ns: f64,
-    pub akd_ns: f64,
-    pub il_ns: f64,
-    pub gpu_busy_ns: f64,
-    pub busy_frac: Option<f64>,
-    pub exposed_launch_ns: f64,
-    pub host_wait_ns: f64,
-    pub queue_p50_ns: f64,
-    pub sync_ns: f64,
-    /// The majority verdict over the point's steps.
-    pub verdict: Option<Bound>,
-    /// Median step time.
-    pub latency_ms: f64,
-    pub throughput: f64,
-    pub throughput_unit: String,
-    pub simulated: bool,
-    /// The point's trace (a Chrome trace, a Kineto file or a run directory), relative to the
-    /// output directory.
-    pub trace: Option<String>,
-    /// How the figures were taken when that is not the usual way (no step marks: the whole run).
-    pub note: Option<String>,
-    pub error: Option<String>,
-}
-
-impl PointRecord {
-    fn sweep_point(&self) -> Option<SweepPoint> {
-        (self.status == "ok").then_some(SweepPoint {
-            batch: self.batch,
-            tklqt_ns: self.tklqt_ns,
-            busy_frac: self.busy_frac,
-            latency_ms: self.latency_ms,
-            throughput: self.throughput,
-        })
-    }
-}
-
-/// One platform's sweep.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PlatformSweep {
-    pub platform: String,
-    pub description: String,
-    /// Where the platform's parameters came from (built in, or a file).
-    pub origin: String,
-    pub simulated: bool,
-    pub points: Vec<PointRecord>,
-    /// Both rules over the points so far.
-    pub transition: Option<Transition>,
-}
-
-/// The `sweep.json` document.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SweepDocument {
-    pub schema: &'static str,
-    pub note: String,
-    /// `MODEL:PHASE`, or the command line of a command sweep.
-    pub workload: String,
-    /// The Hugging Face configuration the model's shape comes from.
-    pub model_config: String,
-    pub dtype: String,
-    pub seq: u64,
-    pub batches: Vec<u64>,
-    pub steps: u32,
-    pub warmup: u32,
-    pub seed: u64,
-    pub jitter: f64,
-    pub knee_factor: f64,
-    pub slo_ms: Option<f64>,
-    pub throughput_unit: String,
-    pub platforms: Vec<PlatformSweep>,
-}
-
 pub fn run(args: &SweepArgs) -> Result<(), Failure> {
     let spec = spec_from_args(args).map_err(Failure::input)?;
     ensure_writable_dir(&spec.out).map_err(Failure::input)?;
@@ -262,7 +182,13 @@ pub fn run(args: &SweepArgs) -> Result<(), Failure> {
         spec.batches.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
         spec.targets.iter().map(Target::id).collect::<Vec<_>>().join(", ")
     );
-    let doc = run_sweep(&spec, &mut |line| eprintln!("{line}"))?;
+    let doc = run_sweep(&spec, &mut |event, _| {
+        if let Some(line) = progress_line(event) {
+            eprintln!("{line}");
+        }
+        ControlFlow::Continue(())
+    })?;
+    let stopped = false;
     let plot = write_plot(&spec, &doc);
     let mut text = table(&doc);
     let _ = writeln!(text, "\nWritten to {}: sweep.csv, sweep.json", spec.out.display());
@@ -273,11 +199,19 @@ pub fn run(args: &SweepArgs) -> Result<(), Failure> {
         Ok(None) => {}
         Err(e) => eprintln!("boundscope: warning: {e:#}"),
     }
-    if doc.platforms.iter().flat_map(|p| &p.points).any(|p| p.trace.is_some()) {
+    if doc.points().any(|p| p.trace.is_some()) {
         let _ = writeln!(text, "  one trace per point: see the `trace` column of sweep.csv");
+    }
+    if stopped {
+        let ran = doc.points().count();
+        let _ =
+            writeln!(text, "  stopped from the UI after {ran} of {} points", doc.batches.len() * doc.platforms.len());
     }
     std::io::stdout().lock().write_all(text.as_bytes()).context("writing to stdout").map_err(Failure::input)?;
     if let Some(why) = nothing_succeeded(&doc, &spec.out.join("logs")) {
+        if stopped {
+            return Err(Failure::input(anyhow!("the sweep was stopped before any point succeeded")));
+        }
         return Err(Failure::input(anyhow!(why)));
     }
     Ok(())
@@ -286,8 +220,8 @@ pub fn run(args: &SweepArgs) -> Result<(), Failure> {
 /// The error of a sweep in which no point succeeded, `None` if one did. It
 /// points at the table only when the table has rows that give reasons.
 fn nothing_succeeded(doc: &SweepDocument, logs: &Path) -> Option<String> {
-    let points: Vec<&PointRecord> = doc.platforms.iter().flat_map(|p| &p.points).collect();
-    if points.iter().any(|p| p.status == "ok") {
+    let points: Vec<&PointRecord> = doc.points().collect();
+    if points.iter().any(|p| p.status.is_ok()) {
         return None;
     }
     Some(if points.is_empty() {
@@ -531,9 +465,8 @@ fn targets(names: &[String], files: &[PathBuf], gpu: impl Fn() -> CommandTarget)
     Ok(out)
 }
 
-/// Runs every point of `spec`, rewriting `sweep.csv` and `sweep.json` after
-/// each; `progress` gets one line per point.
-pub fn run_sweep(spec: &SweepSpec, progress: &mut dyn FnMut(&str)) -> Result<SweepDocument, Failure> {
+/// The sweep's settings as `sweep.json` records them (its series come from the runners).
+fn document(spec: &SweepSpec) -> SweepDocument {
     let unit = spec.workload.as_ref().map_or("samples/s", WorkloadSpec::throughput_unit).to_string();
     let any_sim = spec.targets.iter().any(Target::simulated);
     let any_real = spec.targets.iter().any(|t| !t.simulated());
@@ -544,7 +477,14 @@ pub fn run_sweep(spec: &SweepSpec, progress: &mut dyn FnMut(&str)) -> Result<Swe
         (true, true) => "sim:* platforms are models (docs/simulator.md); the others are measurements",
         _ => "measurements of real runs",
     };
-    let mut doc = SweepDocument {
+    // What each point is asked to run: the reference workload's counts, or
+    // what a command sweep hands to `boundscope profile` (every step after
+    // the warm-up unless --steps; a command writing its own trace decides).
+    let (steps, warmup) = match (&spec.workload, spec.targets.first()) {
+        (None, Some(Target::Run(c))) => (c.max_steps, (!c.kineto).then_some(c.skip_steps)),
+        _ => (Some(spec.sim.steps), Some(spec.sim.warmup_steps)),
+    };
+    SweepDocument {
         schema: SWEEP_SCHEMA,
         note: note.into(),
         workload: match (&spec.workload, spec.targets.first()) {
@@ -556,208 +496,56 @@ pub fn run_sweep(spec: &SweepSpec, progress: &mut dyn FnMut(&str)) -> Result<Swe
         dtype: spec.workload.as_ref().map_or(String::new(), |w| w.dtype.as_str().to_string()),
         seq: spec.seq,
         batches: spec.batches.clone(),
-        steps: spec.sim.steps,
-        warmup: spec.sim.warmup_steps,
+        steps,
+        warmup,
         seed: spec.sim.seed,
         jitter: spec.sim.jitter,
         knee_factor: spec.transition.knee_factor,
         slo_ms: spec.transition.slo_ms,
-        throughput_unit: unit.clone(),
-        platforms: spec
-            .targets
-            .iter()
-            .map(|t| PlatformSweep {
-                platform: t.id(),
-                description: match t {
-                    Target::Sim(p) => p.spec.description.clone(),
-                    Target::Run(c) => c.description.clone(),
-                },
-                origin: match t {
-                    Target::Sim(p) => p.origin.clone(),
-                    Target::Run(_) => "this machine".into(),
-                },
-                simulated: t.simulated(),
-                points: Vec::new(),
-                transition: None,
-            })
-            .collect(),
-    };
+        throughput_unit: unit,
+        platforms: Vec::new(),
+    }
+}
+
+/// Runs every point of `spec` through the sweep engine with one runner per
+/// target, rewriting `sweep.csv` and `sweep.json` after each point (before
+/// `consumer` hears of its transition); `consumer` gets every event and may
+/// stop the sweep after the current point.
+pub fn run_sweep(
+    spec: &SweepSpec,
+    consumer: &mut dyn FnMut(&SweepEvent<'_>, &SweepDocument) -> ControlFlow<()>,
+) -> Result<SweepDocument, Failure> {
     if spec.targets.iter().any(|t| matches!(t, Target::Run(c) if c.name == GPU)) {
         write_atomic(&spec.out.join(RUNNER_FILE), RUNNER.as_bytes()).map_err(Failure::input)?;
     }
-    for (pi, target) in spec.targets.iter().enumerate() {
-        for &batch in &spec.batches {
-            let started = Instant::now();
-            let record = match target {
-                Target::Sim(platform) => run_sim_point(spec, platform, batch)?,
-                Target::Run(c) => run_real_point(spec, c, batch, &unit)?,
-            };
-            let line = progress_line(&record, started.elapsed().as_secs_f64());
-            let ps = &mut doc.platforms[pi];
-            ps.points.push(record);
-            let pts: Vec<SweepPoint> = ps.points.iter().filter_map(PointRecord::sweep_point).collect();
-            ps.transition = Some(transition(&pts, &spec.transition));
-            write_results(&spec.out, &doc).map_err(Failure::input)?;
-            progress(&line);
-        }
+    let mut runners: Vec<Box<dyn PointRunner<Error = Failure>>> = Vec::new();
+    for t in &spec.targets {
+        runners.push(match t {
+            Target::Sim(p) => Box::new(SimTarget::new(spec, p)?),
+            Target::Run(c) => Box::new(CommandPoints::new(spec, c)),
+        });
     }
+    // Shortens each runner's trait-object lifetime to the borrow's.
+    let mut refs: Vec<&mut dyn PointRunner<Error = Failure>> =
+        runners.iter_mut().map(|r| -> &mut dyn PointRunner<Error = Failure> { &mut **r }).collect();
+    let doc = engine::run_sweep(document(spec), &spec.transition, &mut refs, &mut |event, doc| {
+        if let SweepEvent::TransitionUpdated { .. } = event {
+            write_results(&spec.out, doc).map_err(Failure::input)?;
+        }
+        Ok(consumer(event, doc))
+    })?;
     Ok(doc)
 }
 
-/// A point not yet run: every figure zero, status "failed" until filled.
-fn blank_record(platform: String, batch: u64, seq: u64, unit: &str, simulated: bool) -> PointRecord {
-    PointRecord {
-        platform,
-        batch,
-        seq,
-        status: "failed".into(),
-        steps: 0,
-        kernels_per_step: 0.0,
-        tklqt_ns: 0.0,
-        mean_launch_to_start_ns: 0.0,
-        akd_ns: 0.0,
-        il_ns: 0.0,
-        gpu_busy_ns: 0.0,
-        busy_frac: None,
-        exposed_launch_ns: 0.0,
-        host_wait_ns: 0.0,
-        queue_p50_ns: 0.0,
-        sync_ns: 0.0,
-        verdict: None,
-        latency_ms: 0.0,
-        throughput: 0.0,
-        throughput_unit: unit.to_string(),
-        simulated,
-        trace: None,
-        note: None,
-        error: None,
-    }
-}
-
-/// The analysis settings for a platform whose null-kernel launch latency is `floor_ns`.
-fn analysis_spec(floor_ns: i64) -> AnalysisSpec {
-    AnalysisSpec {
-        window: WindowSpec { include_mem: false, launch_floor_ns: floor_ns },
-        advice: AdviceSpec { graph_launch_ns: floor_ns, ..AdviceSpec::default() },
-        ..AnalysisSpec::default()
-    }
-}
-
-/// Fills `record` from the analysis of its trace: medians over the steps
-/// (whose durations are `step_ns`), and `work` units per step.
-fn fill(record: &mut PointRecord, analysis: &Analysis, step_ns: &mut [i64], work: u64) -> Result<(), String> {
-    let r = &analysis.report;
-    let whole;
-    let m = match &r.step_median {
-        Some(m) => m,
-        None => {
-            whole = step_median(std::slice::from_ref(&r.trace_window)).ok_or("the trace has no window")?;
-            &whole
+/// The terminal's line for a point that ended.
+fn progress_line(event: &SweepEvent<'_>) -> Option<String> {
+    let (r, secs) = match event {
+        SweepEvent::PointFinished { record, elapsed, .. } | SweepEvent::PointFailed { record, elapsed, .. } => {
+            (*record, elapsed.as_secs_f64())
         }
+        _ => return None,
     };
-    step_ns.sort_unstable();
-    let latency_ns = median_i64(step_ns);
-    record.status = "ok".into();
-    record.steps = m.steps;
-    record.kernels_per_step = m.kernels;
-    record.tklqt_ns = m.tklqt_ns;
-    record.mean_launch_to_start_ns = m.mean_launch_to_start_ns;
-    record.akd_ns = m.akd_ns;
-    record.il_ns = m.il_ns;
-    record.gpu_busy_ns = m.gpu_busy_ns;
-    record.busy_frac = m.busy_frac;
-    record.exposed_launch_ns = m.exposed_launch_ns;
-    record.host_wait_ns = m.host_wait_ns;
-    record.queue_p50_ns = m.queue_p50_ns;
-    record.sync_ns = m.sync_ns;
-    record.verdict = Some(r.headline.bound);
-    record.latency_ms = latency_ns / 1e6;
-    record.throughput = if latency_ns > 0.0 { work as f64 / (latency_ns / 1e9) } else { 0.0 };
-    Ok(())
-}
-
-/// Runs one point of a real program and analyzes what it recorded. A point
-/// whose program fails, or that records no GPU work, is recorded as failed.
-fn run_real_point(spec: &SweepSpec, target: &CommandTarget, batch: u64, unit: &str) -> Result<PointRecord, Failure> {
-    let mut record = blank_record(target.name.clone(), batch, spec.seq, unit, false);
-    let recorded = match target.run(batch, &spec.out) {
-        Ok(r) => r,
-        Err(e) => {
-            record.error = Some(e);
-            return Ok(record);
-        }
-    };
-    record.trace = Some(recorded.rel.clone());
-    let floor_ns = (REAL_LAUNCH_FLOOR_US * 1e3).round() as i64;
-    let analysis = analyze(&recorded.trace, &recorded.rel, &analysis_spec(floor_ns))
-        .with_context(|| format!("analyzing {}", recorded.rel))
-        .map_err(Failure::internal)?;
-    let r = &analysis.report;
-    let mut step_ns: Vec<i64> = if r.steps.is_empty() {
-        record.note =
-            Some("no step marks (NVTX boundscope:step or ProfilerStep#N): the whole run is one step".to_string());
-        vec![r.trace_window.end_ns - r.trace_window.start_ns]
-    } else {
-        r.steps.iter().map(|w| w.end_ns - w.start_ns).collect()
-    };
-    let work = spec.workload.as_ref().map_or(batch, |w| w.work_per_step(Shape { batch, seq: spec.seq }));
-    if let Err(e) = fill(&mut record, &analysis, &mut step_ns, work) {
-        record.status = "failed".into();
-        record.error = Some(e);
-    }
-    Ok(record)
-}
-
-/// Simulates, analyzes and (optionally) exports one point. A point that
-/// cannot be simulated is recorded as failed; the sweep goes on.
-fn run_sim_point(spec: &SweepSpec, platform: &Platform, batch: u64) -> Result<PointRecord, Failure> {
-    let Some(w) = &spec.workload else {
-        return Err(Failure::internal(anyhow!("a simulated platform needs a reference workload")));
-    };
-    let shape = Shape { batch, seq: spec.seq };
-    let mut record = blank_record(platform.id(), batch, spec.seq, w.throughput_unit(), true);
-    let sim = SimSpec {
-        trace_name: Some(format!("{} batch {batch} seq {} on {}", w.name(), spec.seq, platform.id())),
-        ..spec.sim.clone()
-    };
-    let run = match run_point(w, shape, platform, &sim) {
-        Ok(r) => r,
-        Err(e) => {
-            record.error = Some(e.to_string());
-            return Ok(record);
-        }
-    };
-    // Judge queue times against this platform's own launch floor.
-    let floor_ns = (platform.spec.launch.latency_us * 1e3).round() as i64;
-    let source = format!("{} b{batch}", platform.id());
-    let analysis = analyze(&run.trace, &source, &analysis_spec(floor_ns))
-        .with_context(|| format!("analyzing the simulated trace of {source}"))
-        .map_err(Failure::internal)?;
-    if analysis.report.step_median.is_none() {
-        record.error = Some("the simulated trace has no measured steps".into());
-        return Ok(record);
-    }
-    if spec.write_traces {
-        let rel = format!("traces/{}-b{batch}.json.gz", platform.spec.name);
-        boundscope_reports::chrome::write_chrome_trace(&run.trace, &analysis, &spec.out.join(&rel))
-            .map_err(Failure::input)?;
-        record.trace = Some(rel);
-    }
-    let mut step_ns = run.step_ns.clone();
-    fill(&mut record, &analysis, &mut step_ns, w.work_per_step(shape)).map_err(|e| Failure::internal(anyhow!(e)))?;
-    Ok(record)
-}
-
-fn median_i64(sorted: &[i64]) -> f64 {
-    match sorted.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => sorted[n / 2] as f64,
-        n => (sorted[n / 2 - 1] as f64 + sorted[n / 2] as f64) / 2.0,
-    }
-}
-
-fn progress_line(r: &PointRecord, secs: f64) -> String {
-    match &r.error {
+    Some(match &r.error {
         Some(e) => format!("  [{}] batch {:>5}: failed: {e}", r.platform, r.batch),
         None => format!(
             "  [{}] batch {:>5}: {:>9.3} ms/step, {:>12.1} {}, TKLQT {:>10.3} ms, GPU busy {:>5.1}%, {} ({:.2} s)",
@@ -771,7 +559,7 @@ fn progress_line(r: &PointRecord, secs: f64) -> String {
             r.verdict.map_or("-", Bound::as_str),
             secs
         ),
-    }
+    })
 }
 
 /// Rewrites `sweep.csv` and `sweep.json` (each atomically).
@@ -779,7 +567,7 @@ fn write_results(out: &Path, doc: &SweepDocument) -> anyhow::Result<()> {
     let mut json = serde_json::to_string_pretty(doc).context("serializing sweep.json")?;
     json.push('\n');
     write_atomic(&out.join("sweep.json"), json.as_bytes())?;
-    write_atomic(&out.join("sweep.csv"), csv(doc).as_bytes())
+    write_atomic(&out.join("sweep.csv"), sweep_csv(doc).as_bytes())
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -787,74 +575,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     f.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
     f.commit()?;
     Ok(())
-}
-
-/// Columns of `sweep.csv`; units in the names.
-pub const CSV_COLUMNS: [&str; 24] = [
-    "platform",
-    "batch",
-    "seq",
-    "status",
-    "steps",
-    "kernels_per_step",
-    "tklqt_ns",
-    "mean_launch_to_start_ns",
-    "akd_ns",
-    "il_ns",
-    "gpu_busy_ns",
-    "busy_frac",
-    "exposed_launch_ns",
-    "host_wait_ns",
-    "queue_p50_ns",
-    "sync_ns",
-    "verdict",
-    "latency_ms",
-    "throughput",
-    "throughput_unit",
-    "simulated",
-    "trace",
-    "note",
-    "error",
-];
-
-/// `sweep.csv`: one row per point, every platform.
-fn csv(doc: &SweepDocument) -> String {
-    fn field(s: &str) -> String {
-        if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-    }
-    let mut out = CSV_COLUMNS.join(",");
-    out.push('\n');
-    for p in doc.platforms.iter().flat_map(|p| p.points.iter()) {
-        let row = [
-            field(&p.platform),
-            p.batch.to_string(),
-            p.seq.to_string(),
-            p.status.clone(),
-            p.steps.to_string(),
-            p.kernels_per_step.to_string(),
-            p.tklqt_ns.to_string(),
-            format!("{:.3}", p.mean_launch_to_start_ns),
-            format!("{:.3}", p.akd_ns),
-            p.il_ns.to_string(),
-            p.gpu_busy_ns.to_string(),
-            p.busy_frac.map_or(String::new(), |b| format!("{b:.6}")),
-            p.exposed_launch_ns.to_string(),
-            p.host_wait_ns.to_string(),
-            p.queue_p50_ns.to_string(),
-            p.sync_ns.to_string(),
-            p.verdict.map_or(String::new(), |v| v.as_str().to_string()),
-            format!("{:.6}", p.latency_ms),
-            format!("{:.3}", p.throughput),
-            field(&p.throughput_unit),
-            p.simulated.to_string(),
-            field(p.trace.as_deref().unwrap_or("")),
-            field(p.note.as_deref().unwrap_or("")),
-            field(p.error.as_deref().unwrap_or("")),
-        ];
-        out.push_str(&row.join(","));
-        out.push('\n');
-    }
-    out
 }
 
 /// The transition to mark on the plot, chosen as the batch advice chooses it:
@@ -881,7 +601,7 @@ fn write_plot(spec: &SweepSpec, doc: &SweepDocument) -> anyhow::Result<Option<Pa
             points: p
                 .points
                 .iter()
-                .filter(|r| r.status == "ok")
+                .filter(|r| r.status.is_ok())
                 .map(|r| SweepPlotPoint {
                     batch: u32::try_from(r.batch).unwrap_or(u32::MAX),
                     latency_ms: r.latency_ms,
@@ -918,7 +638,11 @@ pub fn table(doc: &SweepDocument) -> String {
         let _ = writeln!(
             s,
             "\n{} (seq {}, {}), {} measured steps per point after {} warm-up",
-            doc.workload, doc.seq, doc.dtype, doc.steps, doc.warmup
+            doc.workload,
+            doc.seq,
+            doc.dtype,
+            doc.steps.map_or_else(|| "every".to_string(), |n| n.to_string()),
+            doc.warmup.map_or_else(|| "the program's".to_string(), |n| n.to_string())
         );
     }
     if doc.platforms.iter().any(|p| p.simulated) {
@@ -953,13 +677,13 @@ pub fn table(doc: &SweepDocument) -> String {
                 r.verdict.map_or("-", Bound::as_str)
             );
         }
-        if let Some(t) = p.transition.as_ref().filter(|_| p.points.iter().any(|r| r.status == "ok")) {
+        if let Some(t) = p.transition.as_ref().filter(|_| p.points.iter().any(|r| r.status.is_ok())) {
             let _ = writeln!(
                 s,
                 "transition: TKLQT knee (>= {:.3} ms, {}x batch {}): {}",
                 t.knee.threshold / 1e6,
                 doc.knee_factor,
-                p.points.iter().find(|r| r.status == "ok").map_or(0, |r| r.batch),
+                p.points.iter().find(|r| r.status.is_ok()).map_or(0, |r| r.batch),
                 t.knee.crossing.describe()
             );
             let _ = writeln!(
@@ -1011,8 +735,8 @@ mod tests {
             dtype: String::new(),
             seq: 0,
             batches: vec![],
-            steps: 1,
-            warmup: 0,
+            steps: Some(1),
+            warmup: Some(0),
             seed: 0,
             jitter: 0.0,
             knee_factor: 2.0,
@@ -1034,6 +758,8 @@ mod tests {
     }
 
     use super::*;
+    use boundscope_analysis::sweep::{CSV_COLUMNS, PlatformSweep};
+    use boundscope_analysis::{AnalysisSpec, WindowSpec, analyze};
 
     fn args(out: &Path) -> SweepArgs {
         SweepArgs {
@@ -1171,7 +897,7 @@ mod tests {
             Err(e) => panic!("{e:#}"),
         };
         assert!(ensure_writable_dir(&out).is_ok());
-        let doc = match run_sweep(&spec, &mut |_| {}) {
+        let doc = match run_sweep(&spec, &mut |_, _| ControlFlow::Continue(())) {
             Ok(d) => d,
             Err(f) => panic!("{:#}", f.error),
         };
@@ -1223,9 +949,12 @@ mod tests {
         assert!(ensure_writable_dir(&out.join("traces")).is_ok());
         // After each point the files on disk already hold it.
         let mut seen = Vec::new();
-        let doc = match run_sweep(&spec, &mut |_| {
-            let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap_or_default();
-            seen.push(csv.lines().count() - 1);
+        let doc = match run_sweep(&spec, &mut |event, _| {
+            if let SweepEvent::TransitionUpdated { .. } = event {
+                let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap_or_default();
+                seen.push(csv.lines().count() - 1);
+            }
+            ControlFlow::Continue(())
         }) {
             Ok(d) => d,
             Err(f) => panic!("{:#}", f.error),
@@ -1259,7 +988,7 @@ mod tests {
         a.no_traces = false;
         let Ok(spec) = spec_from_args(&a) else { panic!("spec") };
         assert!(ensure_writable_dir(&out.join("traces")).is_ok());
-        let doc = match run_sweep(&spec, &mut |_| {}) {
+        let doc = match run_sweep(&spec, &mut |_, _| ControlFlow::Continue(())) {
             Ok(d) => d,
             Err(f) => panic!("{:#}", f.error),
         };

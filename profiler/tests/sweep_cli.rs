@@ -45,6 +45,10 @@ fn simulated_sweep_writes_its_files_and_names_the_transition() {
     insta::assert_snapshot!("sweep_json_key_paths", key_paths(&sweep).join("\n"));
     let point = &sweep["platforms"][0]["points"][3];
     assert_eq!(point["batch"], 256);
+    // The document says what each point was asked to run, and each point what it ran.
+    assert_eq!(sweep["schema"], "boundscope.sweep/2");
+    assert_eq!((&sweep["steps"], &sweep["warmup"]), (&serde_json::json!(2), &serde_json::json!(1)));
+    assert_eq!((&point["status"], &point["steps"], &point["warmup_steps"]), (&"ok".into(), &2.into(), &1.into()));
     for (m, p) in
         [("tklqt_ns", "tklqt_ns"), ("kernels", "kernels_per_step"), ("busy_frac", "busy_frac"), ("steps", "steps")]
     {
@@ -83,6 +87,9 @@ fn a_command_sweep_records_each_failed_point_with_its_reason() {
         serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).expect("sweep.json")).expect("json");
     let points = doc["platforms"][0]["points"].as_array().expect("points");
     assert_eq!(points.len(), 2);
+    // Every step of the program after no warm-up was asked for, not the reference workload's 5 and 2.
+    assert!(doc["steps"].is_null() && doc["warmup"] == 0, "{doc}");
+    assert!(points.iter().all(|p| p["status"] == "failed" && p["warmup_steps"].is_null()), "{doc}");
     assert_eq!(doc["platforms"][0]["simulated"], false);
     let e1 = points[0]["error"].as_str().unwrap_or_default();
     assert!(e1.contains("no GPU activity recorded"), "{e1}");

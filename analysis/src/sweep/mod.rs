@@ -1,9 +1,18 @@
-//! Where a batch-size sweep turns from CPU-bound to GPU-bound (METRICS.md
-//! section 4, "across a batch-size sweep") and the batch advice of section 5.
+//! Batch-size sweeps: where a workload turns from CPU-bound to GPU-bound
+//! (METRICS.md section 4, "across a batch-size sweep"), the batch advice of
+//! section 5, and the engine that runs a sweep point by point.
 //!
-//! Input: one [`SweepPoint`] per batch size, each holding the median-step
-//! metrics of that point. Two rules locate the transition, both interpolated
-//! in log2(batch) between the two tried batch sizes that bracket it:
+//! - this file: the transition rules over [`SweepPoint`]s;
+//! - [`record`]: what a sweep records ([`PointRecord`], [`PlatformSweep`],
+//!   [`SweepDocument`], the `sweep.json` layout), a record filled from an
+//!   [`crate::Analysis`], and `sweep.csv`;
+//! - [`engine`]: [`run_sweep`], which runs every (series, batch) point through
+//!   a [`PointRunner`] and reports each step as a typed [`SweepEvent`] to one
+//!   sink (the terminal, the files and the UI are all sinks).
+//!
+//! The rules: input is one [`SweepPoint`] per batch size, each holding the
+//! median-step metrics of that point. Two rules locate the transition, both
+//! interpolated in log2(batch) between the two tried batch sizes that bracket it:
 //! - the **TKLQT knee** (the paper's signal): the smallest batch with
 //!   `TKLQT(b) >= knee_factor x TKLQT(b1)`, `b1` being the smallest batch tried;
 //! - the **busy rule**: the smallest batch with `busy_frac >= 0.5`.
@@ -11,6 +20,18 @@
 //! They agree when their batches lie within one power of two of each other.
 //! A sweep in which neither crosses says so, and so does one that is already
 //! GPU-bound at its smallest batch.
+
+pub mod engine;
+pub mod record;
+
+pub use engine::{
+    FailedPoint, PointOutcome, PointRunner, RanPoint, SeriesInfo, Stage, SweepEvent, SweepSink, point_analysis_spec,
+    run_sweep,
+};
+pub use record::{
+    CSV_COLUMNS, PlatformSweep, PointRecord, PointStatus, SWEEP_SCHEMA, SweepDocument, median_i64, step_durations,
+    sweep_csv,
+};
 
 use serde::{Deserialize, Serialize};
 

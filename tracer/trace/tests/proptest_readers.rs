@@ -349,6 +349,10 @@ fn undamaged_seeds_read() {
     let dir = scratch("seed-run");
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join(RUN_RECORDS_FILE), run_seed()).expect("write");
+    // fuzz/seed.sh asks for the run seed as a seed of the run_reader fuzz target.
+    if let Some(out) = std::env::var_os("BOUNDSCOPE_FUZZ_SEED_DIR") {
+        std::fs::write(PathBuf::from(out).join("run.bsr"), run_seed()).expect("write the fuzz seed");
+    }
     let (t, summary) = read_run(&dir).expect("run seed");
     assert!(summary.complete(), "{summary:?}");
     assert_eq!(t.activities.len(), 2, "step selection keeps step 1: its kernel and memcpy");

@@ -410,6 +410,11 @@ impl LiveAnalyzer {
         self.awaited.values().copied().filter(|&s| s >= horizon).min().map_or(self.latest, |s| s.min(self.latest))
     }
 
+    /// End of the latest event seen, on the source's clock (`i64::MIN` before any).
+    pub fn latest_ns(&self) -> i64 {
+        self.latest
+    }
+
     /// The source has ended: every window becomes final at the next publish.
     pub fn end(&mut self) {
         self.ended = true;

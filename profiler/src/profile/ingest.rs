@@ -82,6 +82,9 @@ pub struct LiveUpdate {
     pub closed: Vec<Closed>,
 }
 
+/// A stream whose records are this far behind the newest holds no window open.
+const IDLE_STREAM_NS: i64 = 2_000_000_000;
+
 /// How often the live tap publishes while records arrive.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 
@@ -91,7 +94,16 @@ impl LiveTap {
         if end {
             self.analyzer.end();
         } else {
-            let w = self.analyzer.awaited_watermark();
+            // The oldest stream still going bounds what can still arrive
+            // (CUPTI hands records over a flush period late); a stream that
+            // has said nothing for IDLE_STREAM holds nothing back.
+            let mut w = self.analyzer.awaited_watermark();
+            let now = self.analyzer.latest_ns();
+            for (_, progress, ended) in dec.source_progress() {
+                if !ended && progress >= now.saturating_sub(IDLE_STREAM_NS) {
+                    w = w.min(progress);
+                }
+            }
             self.analyzer.set_watermark(w);
         }
         let snapshot = self.analyzer.publish();

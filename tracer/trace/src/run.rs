@@ -138,6 +138,9 @@ struct Source {
     api: Vec<ApiCallRec>,
     /// Calls of `api` already handed to a live tap (which does not wait).
     tapped_api: usize,
+    /// Latest host time this source's records have reached (record ends,
+    /// markers, clock anchors): how far its stream has come.
+    progress_ns: i64,
     /// counter series id of this source -> builder series.
     series: HashMap<u32, u32>,
     overhead: HashMap<u32, u64>,
@@ -290,10 +293,15 @@ impl RunDecoder {
                 s.summary.exe = s.str(h.exe_name).to_string();
                 s.summary.hello = Some(h);
             }
-            Record::ClockAnchor(a) => self.source(sid).clock.anchor(&a),
+            Record::ClockAnchor(a) => {
+                let s = self.source(sid);
+                s.clock.anchor(&a);
+                s.progress_ns = s.progress_ns.max(a.host_ns as i64);
+            }
             Record::Kernel(k) => {
                 let s = self.source(sid);
                 let start = s.clock.to_host_ns(k.start_ns);
+                s.progress_ns = s.progress_ns.max(s.clock.to_host_ns(k.end_ns));
                 s.summary.kernels += 1;
                 if k.queued_ns != 0 && k.submitted_ns != 0 {
                     s.summary.kernels_with_latency += 1;
@@ -368,7 +376,11 @@ impl RunDecoder {
                 }
                 self.builder.gpu_activity(a);
             }
-            Record::ApiCall(a) => self.source(sid).api.push(a),
+            Record::ApiCall(a) => {
+                let s = self.source(sid);
+                s.progress_ns = s.progress_ns.max(s.clock.to_host_ns(a.end_ns));
+                s.api.push(a);
+            }
             Record::ExternalCorrelation(x) => {
                 self.source(sid).external.insert(x.correlation, x.external_id);
             }
@@ -455,6 +467,7 @@ impl RunDecoder {
         let window = self.window;
         let s = self.source(sid);
         let t = s.clock.to_host_ns(m.time_ns);
+        s.progress_ns = s.progress_ns.max(t);
         if m.flags & MarkerRec::START != 0 {
             let (pid, tid) = if m.object_kind == 1 || m.object_kind == 2 {
                 (i64::from(m.obj0), i64::from(m.obj1))
@@ -489,6 +502,16 @@ impl RunDecoder {
     /// `boundscope:step` ranges seen so far (CLOCK_MONOTONIC), in order of their end.
     pub fn step_ranges(&self) -> &[(i64, i64)] {
         &self.steps
+    }
+
+    /// How far each injected process's stream has come: (source, latest
+    /// host time of its records, whether it ended its stream). A live view's
+    /// watermark is the oldest of the streams still going.
+    pub fn source_progress(&self) -> impl Iterator<Item = (u32, i64, bool)> + '_ {
+        self.sources
+            .iter()
+            .filter(|(sid, _)| *sid != PROFILER_SOURCE)
+            .map(|(sid, s)| (*sid, s.progress_ns, s.summary.ended))
     }
 
     /// Records the injected processes reported lost so far (their latest stats).

@@ -671,8 +671,8 @@ struct StepLaunches {
     /// Blocking calls between the first and last launch call, and the first one's name.
     syncs_inside: u64,
     first_sync: Option<String>,
-    /// Longest host stretch between the first and last launch, on the
-    /// launching thread, outside framework ops and API calls (None without ops).
+    /// Longest host stretch between the first and last launch during which
+    /// no launching thread is in a framework op or an API call (None without ops).
     longest_outside_ns: Option<i64>,
 }
 
@@ -716,21 +716,22 @@ fn step_launches(trace: &Trace, l: &LaunchTable, issuers: &Issuers, w: &WindowMe
         }
     }
     if issuers.has_ops {
-        let thread = api.thread[c0];
+        // Every thread that launches in the step: the main thread waits in
+        // `backward()` while the autograd thread launches, which is no CPU work.
+        let mut threads: Vec<ThreadIdx> = rows.iter().map(|&r| api.thread[l.api[r] as usize]).collect();
+        threads.sort_unstable();
+        threads.dedup();
         let end = api.end_ns[c1];
-        let mut iv: Vec<(i64, i64)> = issuers
-            .roots
-            .get(&thread)
-            .map(|rs| {
-                rs.iter()
-                    .map(|&o| (h.start_ns[o as usize], h.end_ns[o as usize]))
-                    .filter(|&(s, e)| e > t0 && s < end)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut iv: Vec<(i64, i64)> = threads
+            .iter()
+            .filter_map(|t| issuers.roots.get(t))
+            .flatten()
+            .map(|&o| (h.start_ns[o as usize], h.end_ns[o as usize]))
+            .filter(|&(s, e)| e > t0 && s < end)
+            .collect();
         let j0 = api.start_ns.partition_point(|&t| t < t0);
         let j1 = api.start_ns.partition_point(|&t| t < end);
-        iv.extend((j0..j1).filter(|&j| api.thread[j] == thread).map(|j| (api.start_ns[j], api.end_ns[j])));
+        iv.extend((j0..j1).filter(|&j| threads.contains(&api.thread[j])).map(|j| (api.start_ns[j], api.end_ns[j])));
         iv.sort_unstable();
         let (mut reach, mut longest) = (t0, 0i64);
         for (s0, e0) in iv {
@@ -852,7 +853,7 @@ fn graph_advice(
         && o > 0.1 * il
     {
         caveats.push(format!(
-            "CPU work between launches: the launching thread spends up to {} at a stretch outside framework ops \
+            "CPU work between launches: the launching threads spend up to {} at a stretch outside framework ops \
              between two launches ({:.0}% of the step): a graph replays GPU work only, so that host work stays, and \
              if it decides what to launch the step cannot be captured whole",
             fmt_us(o),

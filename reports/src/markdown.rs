@@ -11,8 +11,8 @@ use boundscope_analysis::{TraceReport, WindowMetrics};
 
 use crate::plots::{LAUNCH_TO_START_SVG, TOP_KERNELS_SVG};
 use crate::text::{
-    ABBREVIATIONS, DISTRIBUTION_HEADER, FUSION_HEADER, FUSION_INTRO, SummaryOptions, WINDOW_HEADER, busy_sentence,
-    cuda_graph_sentence, distribution_rows, fmt_bytes, fmt_ns, fmt_pct, focus_window, fusion_row,
+    ABBREVIATIONS, DISTRIBUTION_HEADER, FUSION_INTRO, SummaryOptions, WINDOW_HEADER, busy_sentence,
+    cuda_graph_sentence, distribution_rows, fmt_bytes, fmt_ns, fmt_pct, focus_window, fusion_kernels, fusion_saving,
     graph_internal_sentence, median_row, short_name, window_row,
 };
 
@@ -183,6 +183,10 @@ fn advice_section(o: &mut String, r: &TraceReport) {
     let _ = writeln!(o, "## Advice\n");
     if let Some(g) = &adv.cuda_graphs {
         let _ = writeln!(o, "- **CUDA graphs**: {}.", cuda_graph_sentence(g));
+        let _ = writeln!(o, "  - Basis: {}.", g.basis);
+        for c in &g.caveats {
+            let _ = writeln!(o, "  - Caveat: {c}.");
+        }
     }
     for n in &adv.notes {
         let _ = writeln!(o, "- {n}");
@@ -190,14 +194,19 @@ fn advice_section(o: &mut String, r: &TraceReport) {
     o.push('\n');
     if !adv.fusion.is_empty() {
         let _ = writeln!(o, "{FUSION_INTRO}:\n");
-        let rows: Vec<Vec<String>> = adv
-            .fusion
-            .iter()
-            .map(|c| {
-                let chain = c.kernels.iter().map(|k| code(&short_name(k, 40))).collect::<Vec<_>>().join(" → ");
-                fusion_row(c, chain, |h| code(&short_name(h, 40)))
-            })
-            .collect();
-        table(o, &FUSION_HEADER, &rows);
+        for (i, c) in adv.fusion.iter().enumerate() {
+            let _ = writeln!(o, "{}. **{}**", i + 1, c.pattern.replace('_', "\\_"));
+            let _ = writeln!(o, "   - Kernels: {}", fusion_kernels(c, code));
+            let _ = writeln!(o, "   - {}", upper_first(&fusion_saving(c)));
+            let _ = writeln!(o, "   - Remedy: {}", c.remedy);
+            let _ = writeln!(o, "   - Basis: {}.", c.basis);
+        }
+        o.push('\n');
     }
+}
+
+/// The text with its first letter in upper case.
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }

@@ -229,20 +229,84 @@ pub(crate) fn cuda_graph_sentence(g: &GraphAdvice) -> String {
     )
 }
 
-pub(crate) const FUSION_INTRO: &str = "Fusion candidates (chains that always follow each other; saving = GPU idle inside the chain, CPU-bound windows only)";
-pub(crate) const FUSION_HEADER: [&str; 7] = ["chain", "stream", "PS", "times", "saving", "share", "issued by"];
+pub(crate) const FUSION_INTRO: &str = "Kernel fusion, best first (docs/metrics.md section 5: in CPU-bound windows \
+     fusing removes launches and the host dispatch of the ops that issue them)";
 
-/// One fusion candidate's row; `chain` and `host_op` format the names.
-pub(crate) fn fusion_row(c: &FusionCandidate, chain: String, host_op: impl Fn(&str) -> String) -> Vec<String> {
-    vec![
-        chain,
-        format!("{}:{}", c.device, c.stream),
-        format!("{:.2}", c.ps),
-        c.cpu_bound_occurrences.to_string(),
-        fmt_ns(c.total_saving_ns as f64),
-        fmt_pct(Some(c.saving_frac)),
-        c.host_op.as_deref().map_or("-".to_string(), host_op),
-    ]
+/// Wrappers whose name says nothing of the operation: the advice names such
+/// a kernel by the functor or function in its template arguments.
+const WRAPPERS: &[&str] =
+    &["vectorized_elementwise_kernel", "unrolled_elementwise_kernel", "elementwise_kernel", "reduce_kernel"];
+/// Identifiers inside template arguments that are plumbing, not the operation.
+const PLUMBING: &[&str] = &[
+    "BinaryFunctor",
+    "AUnaryFunctor",
+    "BUnaryFunctor",
+    "UnaryFunctor",
+    "gpu_kernel_impl",
+    "gpu_kernel_impl_nocast",
+    "ReduceOp",
+    "func_wrapper_t",
+];
+
+/// A kernel's label in the advice: PyTorch's generic elementwise and reduce
+/// wrappers are named by the operation inside them
+/// (`vectorized_elementwise_kernel<4, at::native::CUDAFunctor_add<float>, ...>` -> `CUDAFunctor_add`,
+/// `reduce_kernel<512, 1, ReduceOp<float, MeanOps<...>>>` -> `MeanOps`); other kernels by [`kernel_label`].
+pub fn advice_kernel_label(name: &str) -> String {
+    // `(anonymous namespace)::` would end the function name at its parenthesis.
+    let name = &name.replace("(anonymous namespace)::", "");
+    let label = kernel_label(name);
+    if !WRAPPERS.contains(&label.as_str()) {
+        return label;
+    }
+    let n = name.strip_prefix("void ").unwrap_or(name);
+    let args = n.find('<').map_or("", |i| &n[i..]);
+    args.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|t| {
+            let l = t.to_ascii_lowercase();
+            !PLUMBING.contains(t) && (l.contains("functor") || t.ends_with("Ops") || l.contains("kernel"))
+        })
+        .map_or(label, |t| short_name(t, 40))
+}
+
+/// A suggestion's kernels: label and class of each, in launch order.
+pub(crate) fn fusion_kernels(c: &FusionCandidate, code: impl Fn(&str) -> String) -> String {
+    c.kernels
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let class = c.classes.get(i).map_or("?", |k| k.as_str());
+            format!("{} ({class})", code(&advice_kernel_label(k)))
+        })
+        .collect::<Vec<_>>()
+        .join(" -> ")
+}
+
+/// A suggestion's saving: total, share, per occurrence, where.
+pub(crate) fn fusion_saving(c: &FusionCandidate) -> String {
+    let mut s = if c.cpu_bound_occurrences > 0 {
+        format!(
+            "saves {} ({} of CPU-bound IL): {} x {} occurrences",
+            fmt_ns(c.total_saving_ns as f64),
+            fmt_pct(Some(c.saving_frac)),
+            fmt_ns(c.saving_per_occurrence_ns),
+            c.cpu_bound_occurrences
+        )
+    } else {
+        "no saving counted (no CPU-bound occurrence)".to_string()
+    };
+    if c.gpu_bound_occurrences > 0 {
+        s.push_str(&format!(
+            "; at most {} of memory traffic in {} GPU-bound occurrences",
+            fmt_ns(c.gpu_bound_saving_bound_ns as f64),
+            c.gpu_bound_occurrences
+        ));
+    }
+    s.push_str(&format!(
+        "; GPU {} stream {}, PS {:.2}, {} times in the trace",
+        c.device, c.stream, c.ps, c.occurrences
+    ));
+    s
 }
 
 pub(crate) fn focus_window<'a>(r: &'a TraceReport, opts: &SummaryOptions) -> &'a WindowMetrics {
@@ -375,14 +439,21 @@ fn advice_section(o: &mut String, r: &TraceReport) {
     if let Some(g) = &adv.cuda_graphs {
         let _ = writeln!(o, "  CUDA graphs: {}", cuda_graph_sentence(g));
     }
+    if let Some(g) = &adv.cuda_graphs {
+        let _ = writeln!(o, "    basis: {}", g.basis);
+        for c in &g.caveats {
+            let _ = writeln!(o, "    caveat: {c}");
+        }
+    }
     if !adv.fusion.is_empty() {
         let _ = writeln!(o, "  {FUSION_INTRO}:");
-        let mut t = TextTable::new(&FUSION_HEADER);
-        for c in &adv.fusion {
-            let chain: Vec<String> = c.kernels.iter().map(|k| kernel_label(k)).collect();
-            t.row(fusion_row(c, chain.join(" -> "), |h| short_name(h, 30)));
+        for (i, c) in adv.fusion.iter().enumerate() {
+            let _ = writeln!(o, "  {}. {}", i + 1, c.pattern);
+            let _ = writeln!(o, "       kernels: {}", fusion_kernels(c, |k| k.to_string()));
+            let _ = writeln!(o, "       {}", fusion_saving(c));
+            let _ = writeln!(o, "       remedy: {}", c.remedy);
+            let _ = writeln!(o, "       basis: {}", c.basis);
         }
-        o.push_str(&t.render("    "));
     }
     for n in &adv.notes {
         let _ = writeln!(o, "  note: {n}");
@@ -453,6 +524,25 @@ mod tests {
             kernel_label("ncclKernel_AllReduce_RING_LL_Sum_float(ncclDevComm*)"),
             "ncclKernel_AllReduce_RING_LL_Sum_float"
         );
+    }
+
+    #[test]
+    fn advice_kernel_labels_name_the_operation() {
+        let add = "void at::native::vectorized_elementwise_kernel<4, at::native::CUDAFunctor_add<c10::BFloat16>, at::detail::Array<char*, 3> >(int, at::native::CUDAFunctor_add<c10::BFloat16>, at::detail::Array<char*, 3>)";
+        assert_eq!(advice_kernel_label(add), "CUDAFunctor_add");
+        let mul = "void at::native::vectorized_elementwise_kernel<4, at::native::BinaryFunctor<c10::BFloat16, c10::BFloat16, c10::BFloat16, at::native::binary_internal::MulFunctor<float> >, at::detail::Array<char*, 3> >(int, at::native::BinaryFunctor<c10::BFloat16, c10::BFloat16, c10::BFloat16, at::native::binary_internal::MulFunctor<float> >, at::detail::Array<char*, 3>)";
+        assert_eq!(advice_kernel_label(mul), "MulFunctor");
+        let mean = "void at::native::reduce_kernel<512, 1, at::native::ReduceOp<float, at::native::MeanOps<float, float, float, float>, unsigned int, float, 4> >(at::native::ReduceOp<float, at::native::MeanOps<float, float, float, float>, unsigned int, float, 4>)";
+        assert_eq!(advice_kernel_label(mean), "MeanOps");
+        let pow = "void at::native::vectorized_elementwise_kernel<4, at::native::(anonymous namespace)::pow_tensor_scalar_kernel_impl<float, float>(at::TensorIteratorBase&, float)::{lambda(float)#2}, at::detail::Array<char*, 2> >(int, X)";
+        assert_eq!(advice_kernel_label(pow), "pow_tensor_scalar_kernel_impl");
+        let copy = "void at::native::elementwise_kernel<128, 4, at::native::gpu_kernel_impl_nocast<at::native::direct_copy_kernel_cuda(at::TensorIteratorBase&)::{lambda()#3}::operator()() const::{lambda()#7}::operator()() const::{lambda(float)#1}> >(X)";
+        assert_eq!(advice_kernel_label(copy), "direct_copy_kernel_cuda");
+        let ln =
+            "void at::native::(anonymous namespace)::vectorized_layer_norm_kernel<c10::BFloat16, float>(int, float)";
+        assert_eq!(advice_kernel_label(ln), "vectorized_layer_norm_kernel");
+        let cat = "void at::native::(anonymous namespace)::CatArrayBatchedCopy_aligned16_contig<at::native::(anonymous namespace)::OpaqueType<2u>, unsigned int, 4, 64, 64>(X)";
+        assert_eq!(advice_kernel_label(cat), "CatArrayBatchedCopy_aligned16_contig");
     }
 
     #[test]

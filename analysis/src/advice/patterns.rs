@@ -93,6 +93,13 @@ pub fn name_chain(ops: &[Option<String>], classes: &[KernelClass], optimizer: Op
     let foreach = seq.iter().any(|o| o.contains("_foreach_"));
     let backward = !seq.is_empty() && seq.iter().all(|o| o.contains("Backward"));
     let gemm = kind == ChainKind::GemmEpilogue;
+    // What the GEMM head is, for people: a linear layer, a convolution, a matmul.
+    let head = match bases.first().map(String::as_str) {
+        Some(b) if b.contains("conv") => "convolution",
+        Some("linear" | "addmm" | "mm") => "linear",
+        Some("matmul" | "bmm" | "baddbmm") => "matmul",
+        _ => "GEMM",
+    };
     let compile = "`torch.compile` of the module that runs these ops (one generated kernel for the run)";
     let epilogue = "`torch.compile(mode=\"max-autotune\")` of the module fuses the elementwise tail into the GEMM \
                     (Inductor epilogue fusion); cuBLASLt epilogues cover bias + ReLU/GELU";
@@ -153,13 +160,17 @@ pub fn name_chain(ops: &[Option<String>], classes: &[KernelClass], optimizer: Op
         )
     } else if has("silu") && has("mul") {
         (
-            if gemm { "linear + SiLU-and-mul (SwiGLU, GEMM epilogue)".into() } else { "SiLU-and-mul (SwiGLU)".into() },
+            if gemm {
+                format!("{head} + SiLU-and-mul (SwiGLU, GEMM epilogue)")
+            } else {
+                "SiLU-and-mul (SwiGLU)".into()
+            },
             "a fused SiLU-and-mul kernel (Liger Kernel's `LigerSwiGLUMLP`, vLLM's `silu_and_mul` after one merged \
              gate/up projection) or `torch.compile` of the MLP"
                 .into(),
         )
     } else if has("silu") && gemm {
-        ("linear + SiLU (GEMM epilogue)".into(), epilogue.into())
+        (format!("{head} + SiLU (GEMM epilogue)"), epilogue.into())
     } else if has("tanh") && has("pow") {
         (
             "GELU, tanh approximation written out (pow, mul, add, tanh, ...)".into(),
@@ -167,7 +178,7 @@ pub fn name_chain(ops: &[Option<String>], classes: &[KernelClass], optimizer: Op
         )
     } else if has("gelu") {
         if gemm {
-            ("linear + GELU (GEMM epilogue)".into(), epilogue.into())
+            (format!("{head} + GELU (GEMM epilogue)"), epilogue.into())
         } else {
             ("GELU + elementwise".into(), compile.into())
         }
@@ -189,12 +200,14 @@ pub fn name_chain(ops: &[Option<String>], classes: &[KernelClass], optimizer: Op
     } else if has_any(&["dropout", "native_dropout"]) && has("add") {
         ("dropout + residual add".into(), compile.into())
     } else if gemm && bases.iter().skip(1).all(|b| b == "add") && bases.len() > 1 {
-        (
-            "linear + residual add (GEMM epilogue)".into(),
+        let remedy = if head == "linear" {
             "pass the residual as the GEMM's C operand (`torch.addmm(residual, x, W.t())`: cuBLAS adds it in the \
              epilogue), or `torch.compile(mode=\"max-autotune\")`"
-                .into(),
-        )
+                .to_string()
+        } else {
+            epilogue.to_string()
+        };
+        (format!("{head} + residual add (GEMM epilogue)"), remedy)
     } else if !gemm && bases.len() >= 2 && bases.iter().all(|b| b == "add") {
         ("bias + residual add".into(), compile.into())
     } else if gemm {
@@ -206,7 +219,14 @@ pub fn name_chain(ops: &[Option<String>], classes: &[KernelClass], optimizer: Op
     let pattern = if seq.is_empty() {
         format!("{pattern} (no framework ops in the trace)")
     } else {
-        format!("{pattern}: {}", seq.join(" -> "))
+        let shown: Vec<String> = seq
+            .iter()
+            .map(|o| {
+                o.strip_prefix("autograd::engine::evaluate_function: ")
+                    .map_or(o.to_string(), |r| format!("{r} (autograd)"))
+            })
+            .collect();
+        format!("{pattern}: {}", shown.join(" -> "))
     };
     Named { pattern, remedy }
 }
@@ -314,7 +334,13 @@ mod tests {
             "autograd::engine::evaluate_function: RsqrtBackward0",
         ];
         let n = name_chain(&ops(&bw), &ew(3), None);
-        assert!(n.pattern.starts_with("RMSNorm") && n.pattern.contains(", backward:"), "{n:?}");
+        assert!(
+            n.pattern.starts_with("RMSNorm") && n.pattern.contains(", backward: PowBackward0 (autograd) ->"),
+            "{n:?}"
+        );
+        // A convolution's residual add is not a linear layer's.
+        let n = name_chain(&ops(&["aten::conv2d", "aten::add_"]), &[Gemm, Elementwise], None);
+        assert!(n.pattern.starts_with("convolution + residual add") && !n.remedy.contains("addmm"), "{n:?}");
         // No pattern: the op sequence; no ops at all: said so.
         let n = name_chain(&ops(&["aten::eq", "aten::all"]), &[Elementwise, Reduction], None);
         assert_eq!(n.pattern, "reduction/norm + elementwise: aten::eq -> aten::all");

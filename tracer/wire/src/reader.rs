@@ -8,6 +8,9 @@ use std::io::{self, Read};
 use crate::error::{WireError, WireErrorKind};
 use crate::frame::{FRAME_HEADER_LEN, FrameHeader, RecordIter, STREAM_HEADER_LEN, StreamHeader};
 
+/// Bytes read at a time into a frame's buffer.
+const READ_CHUNK: usize = 1 << 20;
+
 /// One whole, checksum-verified frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
@@ -65,6 +68,9 @@ impl<R: Read> FrameReader<R> {
     }
 
     /// The next frame; `Ok(None)` at a clean end (between frames).
+    ///
+    /// Memory follows the bytes read, not the length a (possibly damaged)
+    /// frame header claims: the payload is read in `READ_CHUNK` pieces.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, WireError> {
         if !self.started {
             self.read_header()?;
@@ -79,10 +85,24 @@ impl<R: Read> FrameReader<R> {
         if header.payload_len > self.max_payload {
             return Err(WireError::new(WireErrorKind::BadRecordSize { size: header.payload_len }, start));
         }
-        let mut bytes = vec![0u8; FRAME_HEADER_LEN + header.payload_len as usize];
-        bytes[..FRAME_HEADER_LEN].copy_from_slice(&head);
-        let n = self.fill(&mut bytes[FRAME_HEADER_LEN..])?;
-        if n < header.payload_len as usize {
+        // Grow the buffer with what actually arrives: a damaged length field
+        // must not reserve its claimed size before the bytes are there.
+        let want = header.payload_len as usize;
+        let mut bytes = Vec::with_capacity(FRAME_HEADER_LEN + want.min(READ_CHUNK));
+        bytes.extend_from_slice(&head);
+        let mut n = 0;
+        while n < want {
+            let k = (want - n).min(READ_CHUNK);
+            let at = bytes.len();
+            bytes.resize(at + k, 0);
+            let got = self.fill(&mut bytes[at..])?;
+            bytes.truncate(at + got);
+            n += got;
+            if got < k {
+                break;
+            }
+        }
+        if n < want {
             return Err(WireError::new(
                 WireErrorKind::Truncated {
                     needed: (FRAME_HEADER_LEN + header.payload_len as usize) as u64,

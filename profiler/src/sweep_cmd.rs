@@ -22,6 +22,7 @@
 
 mod command;
 mod runners;
+mod ui;
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -124,6 +125,10 @@ pub struct SweepArgs {
     /// ProfilerStep#N), else the whole run is one step.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<OsString>,
+    /// Watch the sweep in the terminal UI, point by point (screen 5, Sweep); q stops it after
+    /// the current point. The files are written as without it; the table follows at the end.
+    #[arg(long)]
+    pub tui: bool,
 }
 
 /// What a point runs on.
@@ -164,6 +169,11 @@ pub struct SweepSpec {
 
 pub fn run(args: &SweepArgs) -> Result<(), Failure> {
     let spec = spec_from_args(args).map_err(Failure::input)?;
+    if args.tui && !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return Err(Failure::input(anyhow!(
+            "--tui needs a terminal, and stdout is not one; leave --tui out to get a line per point and the table"
+        )));
+    }
     ensure_writable_dir(&spec.out).map_err(Failure::input)?;
     if spec.write_traces {
         ensure_writable_dir(&spec.out.join("traces")).map_err(Failure::input)?;
@@ -182,13 +192,17 @@ pub fn run(args: &SweepArgs) -> Result<(), Failure> {
         spec.batches.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
         spec.targets.iter().map(Target::id).collect::<Vec<_>>().join(", ")
     );
-    let doc = run_sweep(&spec, &mut |event, _| {
-        if let Some(line) = progress_line(event) {
-            eprintln!("{line}");
-        }
-        ControlFlow::Continue(())
-    })?;
-    let stopped = false;
+    let (doc, stopped) = if args.tui {
+        ui::run(&spec)?
+    } else {
+        let doc = run_sweep(&spec, &mut |event, _| {
+            if let Some(line) = progress_line(event) {
+                eprintln!("{line}");
+            }
+            ControlFlow::Continue(())
+        })?;
+        (doc, false)
+    };
     let plot = write_plot(&spec, &doc);
     let mut text = table(&doc);
     let _ = writeln!(text, "\nWritten to {}: sweep.csv, sweep.json", spec.out.display());
@@ -778,6 +792,7 @@ mod tests {
             out: out.to_path_buf(),
             no_traces: true,
             command: Vec::new(),
+            tui: false,
         }
     }
 

@@ -100,3 +100,15 @@ fn a_command_sweep_records_each_failed_point_with_its_reason() {
     assert!(out.join("logs/cmd-b4.txt").is_file());
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn the_tui_needs_a_terminal() {
+    // The test's stdout is a pipe: the sweep refuses before running a point.
+    let out = temp_dir("sweep-cli", "tui");
+    let o = boundscope(&["sweep", "--tui", "--platform", "sim:gh200", "--batch", "1", "--out", s(&out)]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = text(&o.stderr);
+    assert!(e.contains("--tui needs a terminal") && e.contains("leave --tui out"), "{e}");
+    assert!(!out.join("sweep.json").exists());
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -128,10 +128,17 @@ fn status_table(app: &App, frame: &mut Frame, area: Rect, sw: &SweepView, theme:
     let header =
         Row::new(["platform", "batch", "status", "step", "throughput", "busy", "TKLQT", "note"]).style(theme.title());
     let f = |v: Option<f64>, unit: &str| v.map_or("-".to_string(), |v| format!("{v:.2}{unit}"));
+    // Not scrolled by hand: follow the running point once it is below the rows shown.
+    let shown = usize::from(area.height.saturating_sub(3)).max(1);
+    let running = sw.points.iter().position(|p| p.status == PointStatus::Running);
+    let skip = match running {
+        Some(i) if app.sweep_scroll == 0 && i >= shown => i + 1 - shown,
+        _ => app.sweep_scroll,
+    };
     let rows: Vec<Row> = sw
         .points
         .iter()
-        .skip(app.sweep_scroll)
+        .skip(skip)
         .map(|p| {
             let (status, st) = match p.status {
                 PointStatus::Pending => ("pending", theme.dim()),

@@ -132,6 +132,14 @@ pub struct BatchAdvice {
     pub slo_ms: Option<f64>,
     /// Largest tried batch whose median step time is within `slo_ms`.
     pub largest_batch_within_slo: Option<u64>,
+    /// The batch to run under `slo_ms`: the highest throughput among the
+    /// tried batches whose median step time is within it.
+    pub best_batch_within_slo: Option<u64>,
+    /// `slo_ms` less the median step time of that batch.
+    pub slo_headroom_ms: Option<f64>,
+    /// Smallest tried batch that failed for lack of device memory: batches
+    /// from there up do not fit.
+    pub memory_limit_batch: Option<u64>,
     /// Plain-language lines, one per piece of advice.
     pub notes: Vec<String>,
 }
@@ -155,6 +163,12 @@ pub const NEVER_CROSSES: &str = "CPU-bound at every batch size tried; try larger
 /// Applies both rules and the batch advice to `points` (any order; points
 /// with non-finite figures are ignored).
 pub fn transition(points: &[SweepPoint], spec: &TransitionSpec) -> Transition {
+    transition_with_oom(points, &[], spec)
+}
+
+/// [`transition`], knowing the batches that failed for lack of device memory
+/// (`PointStatus::OutOfMemory`): the advice then names the memory limit.
+pub fn transition_with_oom(points: &[SweepPoint], out_of_memory: &[u64], spec: &TransitionSpec) -> Transition {
     let mut pts: Vec<SweepPoint> = points
         .iter()
         .copied()
@@ -173,7 +187,7 @@ pub fn transition(points: &[SweepPoint], spec: &TransitionSpec) -> Transition {
         _ => false,
     };
     let summary = summarize(&knee, &busy, agree);
-    let advice = advise(&pts, &knee, &busy, spec.slo_ms);
+    let advice = advise(&pts, &knee, &busy, spec.slo_ms, out_of_memory);
     Transition { knee, busy, agree, summary, advice }
 }
 
@@ -235,7 +249,13 @@ fn summarize(knee: &RuleResult, busy: &RuleResult, agree: bool) -> String {
     )
 }
 
-fn advise(pts: &[SweepPoint], knee: &RuleResult, busy: &RuleResult, slo_ms: Option<f64>) -> BatchAdvice {
+fn advise(
+    pts: &[SweepPoint],
+    knee: &RuleResult,
+    busy: &RuleResult,
+    slo_ms: Option<f64>,
+    out_of_memory: &[u64],
+) -> BatchAdvice {
     let mut notes = Vec::new();
     // The knee is the paper's signal; the busy rule stands in when the knee
     // cannot be placed, and overrules it when the smallest batch already
@@ -271,10 +291,31 @@ fn advise(pts: &[SweepPoint], knee: &RuleResult, busy: &RuleResult, slo_ms: Opti
     }
 
     let mut within = None;
+    let (mut best_within, mut headroom) = (None, None);
     if let Some(slo) = slo_ms {
         within = pts.iter().filter(|p| p.latency_ms <= slo).map(|p| p.batch).max();
+        // Highest throughput within the objective (ties: the smaller batch, with more headroom).
+        let best = pts.iter().filter(|p| p.latency_ms <= slo).fold(None::<&SweepPoint>, |b, p| match b {
+            Some(b) if b.throughput >= p.throughput => Some(b),
+            _ => Some(p),
+        });
+        if let Some(b) = best {
+            best_within = Some(b.batch);
+            headroom = Some(slo - b.latency_ms);
+            notes.push(format!(
+                "under the {slo} ms objective, batch {} gives the most throughput ({:.1} per second) at a median \
+                 step of {:.3} ms: {:.3} ms of headroom",
+                b.batch,
+                b.throughput,
+                b.latency_ms,
+                slo - b.latency_ms
+            ));
+        }
         match within {
-            Some(b) => notes.push(format!("batch {b} is the largest whose median step time is within {slo} ms")),
+            Some(b) if Some(b) != best_within => {
+                notes.push(format!("batch {b} is the largest whose median step time is within {slo} ms"))
+            }
+            Some(_) => {}
             None => {
                 if let Some(fast) = pts.iter().min_by(|a, b| a.latency_ms.total_cmp(&b.latency_ms)) {
                     notes.push(format!(
@@ -285,7 +326,24 @@ fn advise(pts: &[SweepPoint], knee: &RuleResult, busy: &RuleResult, slo_ms: Opti
             }
         }
     }
+    let mut oom: Vec<u64> = out_of_memory.to_vec();
+    oom.sort_unstable();
+    let memory_limit_batch = oom.first().copied();
+    if let Some(m) = memory_limit_batch {
+        let below = pts.iter().filter(|p| p.batch < m).map(|p| p.batch).max();
+        notes.push(match below {
+            Some(b) => format!(
+                "batch {m} failed for lack of device memory: batch {b} is the largest tried below it that ran; \
+                 larger batches need less memory per request (shorter sequences, a smaller KV cache, lower \
+                 precision) or a larger device"
+            ),
+            None => format!("batch {m} failed for lack of device memory, and no smaller batch ran"),
+        });
+    }
     BatchAdvice {
+        best_batch_within_slo: best_within,
+        slo_headroom_ms: headroom,
+        memory_limit_batch,
         transition_batch,
         throughput_optimal_batch: best.map(|b| b.batch),
         throughput_optimal: best.map(|b| b.throughput),
@@ -409,10 +467,79 @@ mod tests {
         let spec = TransitionSpec { slo_ms: Some(10.0), ..TransitionSpec::default() };
         let r = transition(&pts, &spec);
         assert_eq!(r.advice.largest_batch_within_slo, Some(64));
+        // Throughput b / (5 + 0.05 b) rises with the batch: the largest within is also the best.
+        assert_eq!(r.advice.best_batch_within_slo, Some(64));
+        let headroom = r.advice.slo_headroom_ms.unwrap_or(f64::NAN);
+        assert!((headroom - (10.0 - 8.2)).abs() < 1e-9, "{headroom}");
+        assert!(
+            r.advice.notes.iter().any(|n| n.contains("batch 64 gives the most throughput")),
+            "{:?}",
+            r.advice.notes
+        );
         let tight = TransitionSpec { slo_ms: Some(1.0), ..TransitionSpec::default() };
         let r = transition(&pts, &tight);
         assert_eq!(r.advice.largest_batch_within_slo, None);
         assert!(r.advice.notes.iter().any(|n| n.contains("no batch meets the 1 ms objective")), "{:?}", r.advice.notes);
+    }
+
+    #[test]
+    fn slo_advice_prefers_throughput_to_size() {
+        // Batch 8 is within the objective but slower per request than batch 4
+        // (a step that jumps in cost): the advice names 4, with its headroom.
+        let pt = |batch: u64, latency_ms: f64| SweepPoint {
+            batch,
+            tklqt_ns: 100.0,
+            busy_frac: Some(0.2),
+            latency_ms,
+            throughput: batch as f64 / (latency_ms / 1e3),
+        };
+        let pts = [pt(1, 2.0), pt(2, 2.1), pt(4, 2.2), pt(8, 9.5), pt(16, 20.0)];
+        let spec = TransitionSpec { slo_ms: Some(10.0), ..TransitionSpec::default() };
+        let a = transition(&pts, &spec).advice;
+        assert_eq!(a.largest_batch_within_slo, Some(8));
+        assert_eq!(a.best_batch_within_slo, Some(4));
+        assert!((a.slo_headroom_ms.unwrap_or(f64::NAN) - 7.8).abs() < 1e-9);
+        assert!(a.notes.iter().any(|n| n.contains("batch 8 is the largest")), "{:?}", a.notes);
+    }
+
+    #[test]
+    fn transition_note_says_when_adding_requests_stops_being_almost_free() {
+        let t = [100.0, 101.0, 102.0, 104.0, 110.0, 180.0, 400.0, 900.0, 2000.0];
+        let u = [0.10, 0.10, 0.11, 0.12, 0.15, 0.30, 0.60, 0.90, 0.97];
+        let a = transition(&series(&t, &u), &TransitionSpec::default()).advice;
+        assert_eq!(a.transition_batch, Some(64));
+        assert!(
+            a.notes.iter().any(|n| n.starts_with("batch 64 is the smallest tried at or past the transition")
+                && n.contains("almost free")),
+            "{:?}",
+            a.notes
+        );
+        assert_eq!(a.memory_limit_batch, None);
+    }
+
+    #[test]
+    fn memory_limit_from_points_that_did_not_fit() {
+        let t = [100.0, 101.0, 102.0, 104.0, 110.0, 180.0];
+        let u = [0.10, 0.10, 0.11, 0.12, 0.15, 0.30];
+        // Batches 1..32 ran; 64 and 128 failed for lack of memory.
+        let r = transition_with_oom(&series(&t, &u), &[128, 64], &TransitionSpec::default());
+        assert_eq!(r.advice.memory_limit_batch, Some(64));
+        assert!(
+            r.advice
+                .notes
+                .iter()
+                .any(|n| n.starts_with("batch 64 failed for lack of device memory: batch 32 is the largest")),
+            "{:?}",
+            r.advice.notes
+        );
+        // Throughput is highest at the largest batch that ran: it may rise once larger ones fit.
+        assert_eq!(r.advice.throughput_optimal_batch, Some(32));
+        assert!(r.advice.notes.iter().any(|n| n.contains("once they fit")), "{:?}", r.advice.notes);
+        // Nothing smaller ran.
+        let r = transition_with_oom(&[], &[1], &TransitionSpec::default());
+        assert!(
+            r.advice.notes.iter().any(|n| n == "batch 1 failed for lack of device memory, and no smaller batch ran")
+        );
     }
 
     #[test]

@@ -2,11 +2,14 @@
 //! font files are needed):
 //!
 //! - one trace: the launch-to-start histogram ([`LAUNCH_TO_START_SVG`], log
-//!   buckets in us, p50/p95 marked) and the top kernels by total time
+//!   buckets in us, [`BINS_PER_OCTAVE`] per doubling, p50/p95 marked) and the
+//!   top kernels by total time
 //!   ([`TOP_KERNELS_SVG`], horizontal bars);
 //! - a batch-size sweep ([`sweep_svg`]): latency, throughput, TKLQT and GPU
-//!   busy fraction against batch size on a log2 axis, one line per platform,
-//!   labelled at its end, with the CPU-/GPU-bound transition marked.
+//!   busy fraction against batch size on a log2 axis that ends at the
+//!   largest batch, TKLQT on a log axis (its flat CPU-bound part is what the
+//!   transition is read from), one line per platform named in a legend, with
+//!   the CPU-/GPU-bound transition marked.
 //!
 //! Every plot has a title and axis units, and says so when it has nothing to show.
 
@@ -15,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use boundscope_analysis::{Analysis, KernelStat};
 use plotters::coord::Shift;
-use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::ranged1d::{AsRangedCoord, SegmentValue, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -100,7 +103,23 @@ fn trim(v: f64) -> String {
     s.strip_suffix(".0").map_or(s.clone(), str::to_string)
 }
 
-/// Bucket edges in us at 1-2-5 steps covering `[lo, hi]`.
+/// Histogram bins per doubling of launch-to-start time: fine enough that a
+/// cluster between 5 and 10 us shows its shape, coarse enough that a bin of
+/// a few thousand launches is not noise.
+pub const BINS_PER_OCTAVE: u32 = 4;
+
+/// Bin edges in us covering `[lo, hi]`: powers of 2^(1/[`BINS_PER_OCTAVE`]),
+/// so the edges fall on 1, 2, 4, 8 ... us and every bin is as wide on the
+/// log axis.
+fn edges_log2(lo: f64, hi: f64) -> Vec<f64> {
+    let n = f64::from(BINS_PER_OCTAVE);
+    // The small tolerance keeps a value on an edge in the bin it opens.
+    let first = (lo.log2() * n + 1e-9).floor() as i32;
+    let last = ((hi.log2() * n - 1e-9).ceil() as i32).max(first + 1);
+    (first..=last).map(|k| 2f64.powf(f64::from(k) / n)).collect()
+}
+
+/// Bucket edges in us at 1-2-5 steps covering `[lo, hi]` (the axis labels).
 fn edges_125(lo: f64, hi: f64) -> Vec<f64> {
     let mut decade = 10f64.powf(lo.log10().floor());
     let mut edges = Vec::new();
@@ -131,8 +150,8 @@ fn edges_125(lo: f64, hi: f64) -> Vec<f64> {
 
 /// The distribution of launch-to-start time over the whole trace's launches
 /// (graph-internal kernels excluded, as in TKLQT; copies and fills included,
-/// as in the summary's launch-to-start row), on 1-2-5 buckets in us with a
-/// log x axis, p50 and p95 marked.
+/// as in the summary's launch-to-start row), in [`BINS_PER_OCTAVE`] bins per
+/// doubling on a log x axis labelled at 1-2-5 steps, p50 and p95 marked.
 pub fn launch_to_start_svg(analysis: &Analysis) -> Result<String, PlotError> {
     let l = &analysis.launches;
     let values: Vec<i64> = (0..l.len()).filter(|&r| !l.graph_internal[r]).map(|r| l.launch_to_start_ns[r]).collect();
@@ -156,7 +175,7 @@ pub fn launch_to_start_svg(analysis: &Analysis) -> Result<String, PlotError> {
         let min_pos = us.iter().copied().filter(|&v| v > 0.0).fold(f64::INFINITY, f64::min);
         let max = us.iter().copied().fold(0.0, f64::max);
         let lo = if min_pos.is_finite() { min_pos.max(0.1) } else { 0.1 };
-        let edges = edges_125(lo, max.max(lo * 1.01));
+        let edges = edges_log2(lo, max.max(lo * 1.01));
         let mut counts = vec![0u64; edges.len() - 1];
         for &v in &us {
             let b = edges.partition_point(|&e| e <= v).saturating_sub(1).min(counts.len() - 1);
@@ -164,21 +183,31 @@ pub fn launch_to_start_svg(analysis: &Analysis) -> Result<String, PlotError> {
         }
         let ymax = counts.iter().copied().max().unwrap_or(1) as f64 * 1.15;
         let (x0, x1) = (edges[0], edges[edges.len() - 1]);
+        // Labels at the 1-2-5 values inside the axis, and at its ends when
+        // fewer than two fall inside.
+        let mut labels: Vec<f64> =
+            edges_125(x0, x1).into_iter().filter(|&e| e >= x0 * (1.0 - 1e-9) && e <= x1 * (1.0 + 1e-9)).collect();
+        if labels.len() < 2 {
+            labels = vec![x0, x1];
+        }
         let mut chart = ChartBuilder::on(&root)
             .caption(&title, (FONT, 22))
             .margin(20)
             .x_label_area_size(55)
             .y_label_area_size(75)
-            .build_cartesian_2d((x0..x1).log_scale().with_key_points(edges.clone()), 0f64..ymax)
+            .build_cartesian_2d((x0..x1).log_scale().with_key_points(labels), 0f64..ymax)
             .map_err(perr)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
             .light_line_style(LIGHT)
-            .x_desc("launch-to-start time: kernel start - launch call start (log scale)")
+            .x_desc(format!(
+                "launch-to-start time: kernel start - launch call start (log scale, {BINS_PER_OCTAVE} bins per doubling)"
+            ))
             .y_desc("launches")
             .x_label_formatter(&|v| us_label(*v))
-            .y_label_formatter(&|v| format!("{v:.0}"))
+            // Counts are whole: no label at a half-step tick (few launches).
+            .y_label_formatter(&|v| if v.fract().abs() < 1e-9 { format!("{v:.0}") } else { String::new() })
             .axis_desc_style((FONT, 16))
             .label_style((FONT, 13))
             .draw()
@@ -202,12 +231,14 @@ pub fn launch_to_start_svg(analysis: &Analysis) -> Result<String, PlotError> {
             // so that the label stays inside the plot.
             let along = (x / x0).ln() / (x1 / x0).ln();
             let label = format!("{q} {}", crate::text::fmt_ns(v * 1e3));
-            let (text, hpos) =
-                if along > 0.75 { (format!("{label} "), HPos::Right) } else { (format!(" {label}"), HPos::Left) };
+            // SVG drops a leading space: keep the text off the line by a
+            // step of about 0.6% of the axis width instead.
+            let step = (x1 / x0).powf(0.006);
+            let (tx, hpos) = if along > 0.75 { (x / step, HPos::Right) } else { (x * step, HPos::Left) };
             chart
                 .draw_series(std::iter::once(Text::new(
-                    text,
-                    (x, ymax * row),
+                    label,
+                    (tx, ymax * row),
                     TextStyle::from((FONT, 15).into_font()).color(&MARK).pos(Pos::new(hpos, VPos::Top)),
                 )))
                 .map_err(perr)?;
@@ -385,141 +416,272 @@ pub fn sweep_svg(title: &str, series: &[SweepSeries]) -> Result<String, PlotErro
             return Ok(svg);
         }
         let (top_note, body) = body.split_vertically(26);
-        if series.iter().any(|s| s.simulated) {
-            top_note
-                .draw(&Text::new(
-                    "(model) = simulated platform: its numbers are model outputs, not measurements; drawn dashed",
-                    (20, 4),
-                    (FONT, 15).into_font().color(&RGBColor(90, 90, 90)),
-                ))
-                .map_err(perr)?;
-        }
+        draw_legend(&top_note, series)?;
         let panels = body.split_evenly((2, 2));
         type Get = fn(&SweepPlotPoint) -> f64;
-        let specs: [(&str, String, Get, Option<f64>); 4] = [
-            ("Step latency", "latency (ms)".into(), |p| p.latency_ms, None),
-            ("Throughput", format!("throughput ({unit})"), |p| p.throughput, None),
-            ("TKLQT per step (total kernel launch-to-start time)", "TKLQT (ms)".into(), |p| p.tklqt_ms, None),
-            ("GPU busy fraction", "GPU busy (% of step)".into(), |p| p.busy_frac * 100.0, Some(100.0)),
+        let specs: [(&str, String, Get, YAxis); 4] = [
+            ("Step latency", "latency (ms)".into(), |p| p.latency_ms, YAxis::Linear),
+            ("Throughput", format!("throughput ({unit})"), |p| p.throughput, YAxis::Linear),
+            (
+                "TKLQT per step (total kernel launch-to-start time)",
+                "TKLQT (ms, log scale)".into(),
+                |p| p.tklqt_ms,
+                YAxis::Log,
+            ),
+            ("GPU busy fraction", "GPU busy (% of step)".into(), |p| p.busy_frac * 100.0, YAxis::Percent),
         ];
-        let x_lo = f64::from(batches[0]).log2() - 0.3;
-        // Room right of the last point for the line labels: a panel's plot
-        // area is about 520 px wide, a 14 px label about 7.5 px a character.
-        let x_last = f64::from(batches[batches.len() - 1]).log2();
-        let label_px = series.iter().map(|s| s.label().chars().count() + 1).max().unwrap_or(0) as f64 * 7.5 + 8.0;
-        let plot_px = 520.0_f64;
-        let room = (x_last - x_lo) * label_px / (plot_px - label_px).max(plot_px / 3.0);
-        let x_hi = x_last + room.max(1.2);
-        let ticks = (x_hi.floor() - x_lo.ceil()) as usize + 1;
-        for (panel, (name, y_desc, get, fixed_max)) in panels.iter().zip(specs) {
-            let ymax = fixed_max.unwrap_or_else(|| {
-                series
-                    .iter()
-                    .flat_map(|s| s.points.iter().map(get))
-                    .filter(|v| v.is_finite())
-                    .fold(0.0, f64::max)
-                    .max(1e-9)
-                    * 1.15
-            });
-            let mut chart = ChartBuilder::on(panel)
-                .caption(name, (FONT, 19))
-                .margin(14)
-                .x_label_area_size(45)
-                .y_label_area_size(70)
-                .build_cartesian_2d(x_lo..x_hi, 0f64..ymax)
-                .map_err(perr)?;
-            chart
-                .configure_mesh()
-                .x_desc("batch size (log2 scale)")
-                // As many labels as integer log2 values: plotters then puts one at each.
-                .x_labels(ticks)
-                .y_desc(y_desc.as_str())
-                .x_label_formatter(&|x| {
-                    if *x <= x_last + 0.01 { format!("{}", 2f64.powf(*x).round()) } else { String::new() }
-                })
-                .light_line_style(LIGHT)
-                .y_label_formatter(&|v| trim_axis(*v))
-                .axis_desc_style((FONT, 15))
-                .label_style((FONT, 13))
-                .draw()
-                .map_err(perr)?;
-            if fixed_max.is_some() {
-                // The verdict thresholds of docs/metrics.md section 4.
-                for (v, label) in [(50.0, "CPU-bound below 50%"), (90.0, "GPU-bound from 90%")] {
-                    chart
-                        .draw_series(DashedLineSeries::new(
-                            [(x_lo, v), (x_hi, v)],
-                            3,
-                            5,
-                            RGBColor(150, 150, 150).stroke_width(1),
-                        ))
-                        .map_err(perr)?;
-                    chart
-                        .draw_series(std::iter::once(Text::new(
-                            label,
-                            (x_lo + 0.05, v + 4.5),
-                            (FONT, 12).into_font().color(&RGBColor(120, 120, 120)),
-                        )))
-                        .map_err(perr)?;
-                }
-            }
-            for (k, s) in series.iter().enumerate() {
-                let color = PALETTE[k % PALETTE.len()];
-                let mut pts: Vec<(f64, f64)> = s
-                    .points
-                    .iter()
-                    .filter(|p| p.batch > 0)
-                    .map(|p| (f64::from(p.batch).log2(), get(p)))
-                    .filter(|(_, y)| y.is_finite())
-                    .collect();
-                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-                if s.simulated {
-                    chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, color.stroke_width(2))).map_err(perr)?;
-                } else {
-                    chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2))).map_err(perr)?;
-                }
-                chart.draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 4, color.filled()))).map_err(perr)?;
-                if let Some(&(x, y)) = pts.last() {
-                    chart
-                        .draw_series(std::iter::once(Text::new(
-                            format!(" {}", s.label()),
-                            (x + 0.05, y),
-                            TextStyle::from((FONT, 14).into_font())
-                                .color(&color)
-                                .pos(Pos::new(HPos::Left, VPos::Center)),
-                        )))
-                        .map_err(perr)?;
-                }
-                if let Some(b) = s.transition_batch.filter(|b| b.is_finite() && *b > 0.0) {
-                    let x = b.log2();
-                    chart
-                        .draw_series(DashedLineSeries::new([(x, 0.0), (x, ymax)], 6, 4, color.stroke_width(2)))
-                        .map_err(perr)?;
-                    let label = if series.len() > 1 {
-                        format!("{}: {}", s.platform, transition_label(b))
-                    } else {
-                        transition_label(b)
-                    };
-                    // In the top band (the axis reaches 15% above the highest
-                    // point), on the side of the line with more room: left of
-                    // it the curves are still low (CPU-bound); several
-                    // platforms stacked.
-                    let right_half = x > (x_lo + x_hi) / 2.0;
-                    let (hpos, dx) = if right_half { (HPos::Right, -0.04) } else { (HPos::Left, 0.04) };
-                    let y = ymax * (0.96 - 0.06 * k as f64);
-                    chart
-                        .draw_series(std::iter::once(Text::new(
-                            label,
-                            (x + dx, y),
-                            TextStyle::from((FONT, 14).into_font()).color(&color).pos(Pos::new(hpos, VPos::Center)),
-                        )))
-                        .map_err(perr)?;
-                }
+        let (x_lo, x_hi) = sweep_x_range(&batches);
+        for (area, (name, y_desc, get, axis)) in panels.iter().zip(specs) {
+            let values: Vec<f64> =
+                series.iter().flat_map(|s| s.points.iter().map(get)).filter(|v| v.is_finite()).collect();
+            let y = YScale::new(axis, &values);
+            let panel = Panel { name, y_desc: &y_desc, get, series, x_lo, x_hi, y: &y };
+            if y.log {
+                let coord = (y.lo..y.hi).log_scale().with_key_points(y.ticks.clone());
+                draw_panel(area, &panel, coord)?;
+            } else {
+                draw_panel(area, &panel, y.lo..y.hi)?;
             }
         }
         root.present().map_err(perr)?;
     }
     Ok(svg)
+}
+
+/// The x range of a sweep plot, in log2 of the batch size: from the smallest
+/// batch to the largest and no further (half a doubling each side of a
+/// single batch). `batches` is sorted and not empty.
+fn sweep_x_range(batches: &[u32]) -> (f64, f64) {
+    let first = f64::from(batches.first().copied().unwrap_or(1).max(1)).log2();
+    let last = f64::from(batches.last().copied().unwrap_or(1).max(1)).log2();
+    if last > first { (first, last) } else { (first - 0.5, last + 0.5) }
+}
+
+/// One panel of a sweep plot.
+struct Panel<'a> {
+    name: &'a str,
+    y_desc: &'a str,
+    get: fn(&SweepPlotPoint) -> f64,
+    series: &'a [SweepSeries],
+    /// The x range, in log2 of the batch size.
+    x_lo: f64,
+    x_hi: f64,
+    y: &'a YScale,
+}
+
+/// Draws one sweep panel on `area`, with `y_coord` as its y axis (linear, or
+/// logarithmic with its ticks).
+fn draw_panel<Y>(area: &DrawingArea<SVGBackend<'_>, Shift>, p: &Panel<'_>, y_coord: Y) -> Result<(), PlotError>
+where
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let (x_lo, x_hi, y) = (p.x_lo, p.x_hi, p.y);
+    let mut chart = ChartBuilder::on(area)
+        .caption(p.name, (FONT, 19))
+        .margin(14)
+        .margin_right(22)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x_lo..x_hi, y_coord)
+        .map_err(perr)?;
+    chart
+        .configure_mesh()
+        .x_desc("batch size (log2 scale)")
+        // As many labels as integer log2 values: plotters then puts one at each.
+        .x_labels((x_hi.floor() - x_lo.ceil()) as usize + 1)
+        .x_label_formatter(&|x| format!("{}", 2f64.powf(*x).round()))
+        .y_desc(p.y_desc)
+        .light_line_style(LIGHT)
+        .y_label_formatter(&|v| y.label(*v))
+        .axis_desc_style((FONT, 15))
+        .label_style((FONT, 13))
+        .draw()
+        .map_err(perr)?;
+    if y.percent {
+        // The verdict thresholds of docs/metrics.md section 4.
+        for (v, label) in [(50.0, "CPU-bound below 50%"), (90.0, "GPU-bound from 90%")] {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(x_lo, v), (x_hi, v)],
+                    3,
+                    5,
+                    RGBColor(150, 150, 150).stroke_width(1),
+                ))
+                .map_err(perr)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    label,
+                    (x_lo + 0.03 * (x_hi - x_lo), v + 1.0),
+                    TextStyle::from((FONT, 12).into_font())
+                        .color(&RGBColor(120, 120, 120))
+                        .pos(Pos::new(HPos::Left, VPos::Bottom)),
+                )))
+                .map_err(perr)?;
+        }
+    }
+    for (k, s) in p.series.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let mut pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .filter(|pt| pt.batch > 0)
+            .map(|pt| (f64::from(pt.batch).log2(), (p.get)(pt)))
+            .filter(|&(_, v)| y.shows(v))
+            .collect();
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        if s.simulated {
+            chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, color.stroke_width(2))).map_err(perr)?;
+        } else {
+            chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2))).map_err(perr)?;
+        }
+        chart.draw_series(pts.iter().map(|&(x, v)| Circle::new((x, v), 4, color.filled()))).map_err(perr)?;
+        let Some(b) = s.transition_batch.filter(|b| b.is_finite() && *b > 0.0) else { continue };
+        let x = b.log2();
+        if x < x_lo || x > x_hi {
+            continue;
+        }
+        chart.draw_series(DashedLineSeries::new([(x, y.lo), (x, y.hi)], 6, 4, color.stroke_width(2))).map_err(perr)?;
+        let label =
+            if p.series.len() > 1 { format!("{}: {}", s.platform, transition_label(b)) } else { transition_label(b) };
+        // In the top band (above the highest point), on the side of the line
+        // with more room: left of it the curves are still low (CPU-bound);
+        // several platforms stacked.
+        let right_half = x > (x_lo + x_hi) / 2.0;
+        let dx = 0.015 * (x_hi - x_lo);
+        let (hpos, dx) = if right_half { (HPos::Right, -dx) } else { (HPos::Left, dx) };
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label,
+                (x + dx, y.at(0.96 - 0.06 * k as f64)),
+                TextStyle::from((FONT, 14).into_font()).color(&color).pos(Pos::new(hpos, VPos::Center)),
+            )))
+            .map_err(perr)?;
+    }
+    Ok(())
+}
+
+/// The legend of a sweep plot, in the band under its title: each platform's
+/// line style and name, and what "(model)" means when one is simulated.
+fn draw_legend(area: &DrawingArea<SVGBackend<'_>, Shift>, series: &[SweepSeries]) -> Result<(), PlotError> {
+    let mut x = 20i32;
+    let y = 13i32;
+    for (k, s) in series.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        if s.simulated {
+            for seg in [(x, x + 8), (x + 14, x + 22), (x + 28, x + 30)] {
+                area.draw(&PathElement::new(vec![(seg.0, y), (seg.1, y)], color.stroke_width(2))).map_err(perr)?;
+            }
+        } else {
+            area.draw(&PathElement::new(vec![(x, y), (x + 30, y)], color.stroke_width(2))).map_err(perr)?;
+        }
+        area.draw(&Circle::new((x + 15, y), 4, color.filled())).map_err(perr)?;
+        let label = s.label();
+        let style = TextStyle::from((FONT, 15).into_font()).color(&color).pos(Pos::new(HPos::Left, VPos::Center));
+        area.draw(&Text::new(label.clone(), (x + 38, y), style)).map_err(perr)?;
+        // About 8 px a character at 15 px, and a gap before the next entry.
+        x += 38 + label.chars().count() as i32 * 8 + 28;
+    }
+    if series.iter().any(|s| s.simulated) {
+        let style = TextStyle::from((FONT, 14).into_font())
+            .color(&RGBColor(90, 90, 90))
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        area.draw(&Text::new(
+            "(model) = simulated platform: its numbers are model outputs, not measurements; drawn dashed",
+            (x + 12, y),
+            style,
+        ))
+        .map_err(perr)?;
+    }
+    Ok(())
+}
+
+/// How a sweep panel's y axis maps values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum YAxis {
+    /// From 0, with room above the highest point for the transition labels.
+    Linear,
+    /// Logarithmic, over the positive values (zeros cannot be drawn on it).
+    Log,
+    /// 0 to 100 %, with the label band above 100.
+    Percent,
+}
+
+/// A panel's y range (in values, also on a log axis) and the ticks of a log axis.
+#[derive(Debug, Clone)]
+struct YScale {
+    log: bool,
+    percent: bool,
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+}
+
+impl YScale {
+    fn new(axis: YAxis, values: &[f64]) -> YScale {
+        let max = values.iter().copied().fold(0.0, f64::max);
+        let min_pos = values.iter().copied().filter(|&v| v > 0.0).fold(f64::INFINITY, f64::min);
+        let linear = |hi: f64| YScale { log: false, percent: false, lo: 0.0, hi, ticks: Vec::new() };
+        match axis {
+            YAxis::Log if min_pos.is_finite() => {
+                let lo = (min_pos / 1.5).log10();
+                let top = (max * 1.5).log10().max(lo + 1.0);
+                // A band above the highest point for the transition labels.
+                let hi = top + 0.2 * (top - lo);
+                let ticks = log_ticks(lo, hi).into_iter().map(|t| 10f64.powf(t)).collect();
+                YScale { log: true, percent: false, lo: 10f64.powf(lo), hi: 10f64.powf(hi), ticks }
+            }
+            // The band above 100% holds the transition labels, clear of the 90% line.
+            YAxis::Percent => YScale { percent: true, ..linear(118.0) },
+            YAxis::Linear | YAxis::Log => linear(max.max(1e-9) * 1.15),
+        }
+    }
+
+    /// Whether a value can be drawn: finite, and positive on a log axis.
+    fn shows(&self, v: f64) -> bool {
+        v.is_finite() && (!self.log || v > 0.0)
+    }
+
+    /// The value `frac` of the way up the axis.
+    fn at(&self, frac: f64) -> f64 {
+        if self.log { self.lo * (self.hi / self.lo).powf(frac) } else { self.lo + (self.hi - self.lo) * frac }
+    }
+
+    fn label(&self, v: f64) -> String {
+        if self.log {
+            log_label(v)
+        } else if self.percent && v > 100.0 + 1e-9 {
+            String::new()
+        } else {
+            trim_axis(v)
+        }
+    }
+}
+
+/// Ticks (log10 units) at 1, 2, 5 x each power of ten between `lo` and
+/// `hi`; only the powers of ten when the axis spans more than three decades.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mults: &[f64] = if hi - lo > 3.0 { &[1.0] } else { &[1.0, 2.0, 5.0] };
+    let mut out = Vec::new();
+    for d in (lo.floor() as i32)..=(hi.ceil() as i32) {
+        for &m in mults {
+            let t = f64::from(d) + m.log10();
+            if t >= lo - 1e-9 && t <= hi + 1e-9 {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+/// A 1-2-5 tick value as written: "0.02", "0.5", "1", "20".
+fn log_label(v: f64) -> String {
+    if v >= 1.0 {
+        format!("{}", v.round())
+    } else {
+        let decimals = (-v.log10()).ceil().max(0.0) as usize;
+        format!("{v:.decimals$}")
+    }
 }
 
 /// Axis numbers: integers without a fraction, small values with two digits.
@@ -544,6 +706,41 @@ mod tests {
         assert_eq!(edges_125(1.0, 1.5), vec![1.0, 2.0]);
         assert_eq!(edges_125(0.1, 0.3), vec![0.1, 0.2, 0.5]);
         assert_eq!(edges_125(7.0, 7.0), vec![5.0, 10.0]);
+    }
+
+    #[test]
+    fn bins_split_each_doubling() {
+        let e = edges_log2(5.0, 10.0);
+        assert_eq!(e.len(), 6, "{e:?}");
+        assert!((e[0] - 4.7568).abs() < 1e-3 && (e[5] - 11.3137).abs() < 1e-3, "{e:?}");
+        // A value on an edge opens its bin; a range inside one bin still gets one.
+        assert_eq!(edges_log2(8.0, 16.0), vec![8.0, 2f64.powf(3.25), 2f64.powf(3.5), 2f64.powf(3.75), 16.0]);
+        assert_eq!(edges_log2(8.0, 8.0).len(), 2);
+        // 61 launches between 5 and 10 us spread over 4 or 5 bins, not one.
+        let inside = e.windows(2).filter(|w| w[1] > 5.0 && w[0] < 10.0).count();
+        assert!(inside >= 4, "{inside}");
+    }
+
+    #[test]
+    fn sweep_axis_ends_at_the_largest_batch() {
+        assert_eq!(sweep_x_range(&[1, 2, 4, 128]), (0.0, 7.0));
+        assert_eq!(sweep_x_range(&[3, 24]), (3f64.log2(), 24f64.log2()));
+        assert_eq!(sweep_x_range(&[8]), (2.5, 3.5));
+    }
+
+    #[test]
+    fn tklqt_axis_is_logarithmic() {
+        let y = YScale::new(YAxis::Log, &[0.03, 0.05, 2.4, 64.0]);
+        assert!(y.log && y.lo < 0.03 && y.hi > 64.0);
+        // Decades only over more than three of them.
+        let labels: Vec<String> = y.ticks.iter().map(|&t| y.label(t)).collect();
+        assert_eq!(labels, ["0.1", "1", "10", "100"]);
+        assert!(!y.shows(0.0), "a zero cannot be drawn on a log axis");
+        let narrow = YScale::new(YAxis::Log, &[1.0, 3.0]);
+        let labels: Vec<String> = narrow.ticks.iter().map(|&t| narrow.label(t)).collect();
+        assert_eq!(labels, ["1", "2", "5", "10"]);
+        // Without a positive value the axis falls back to linear.
+        assert!(!YScale::new(YAxis::Log, &[0.0]).log);
     }
 
     #[test]

@@ -615,8 +615,12 @@ fn fusion_occurrences(
     out
 }
 
-/// A suggestion's slice name: its rank and its kernels' short names.
+/// A suggestion's slice name: its rank and the pattern the advice
+/// recognized, else its kernels' short names.
 fn advice_name(rank: usize, c: &FusionCandidate) -> String {
+    if !c.pattern.is_empty() {
+        return format!("fuse #{rank}: {}", c.pattern);
+    }
     let chain: Vec<String> = c.kernels.iter().map(|k| kernel_label(k)).collect();
     format!("fuse #{rank}: {}", chain.join(" -> "))
 }
@@ -638,6 +642,7 @@ fn write_advice<W: Write>(
             w.dur(o.end_ns - o.start_ns);
             w.args();
             w.arg_u64("suggestion", o.candidate as u64 + 1);
+            w.arg_str("pattern", &c.pattern);
             w.arg_u64("device", u64::from(c.device));
             w.arg_u64("stream", u64::from(c.stream));
             w.arg_i64("idle_inside_ns", o.idle_ns);

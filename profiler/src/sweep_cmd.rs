@@ -129,6 +129,9 @@ pub struct SweepArgs {
     /// the current point. The files are written as without it; the table follows at the end.
     #[arg(long)]
     pub tui: bool,
+    /// With --tui: draw with plain ASCII characters (no braille).
+    #[arg(long, requires = "tui")]
+    pub ascii: bool,
 }
 
 /// What a point runs on.
@@ -193,7 +196,7 @@ pub fn run(args: &SweepArgs) -> Result<(), Failure> {
         spec.targets.iter().map(Target::id).collect::<Vec<_>>().join(", ")
     );
     let (doc, stopped) = if args.tui {
-        ui::run(&spec)?
+        ui::run(&spec, args.ascii)?
     } else {
         let doc = run_sweep(&spec, &mut |event, _| {
             if let Some(line) = progress_line(event) {
@@ -793,6 +796,7 @@ mod tests {
             no_traces: true,
             command: Vec::new(),
             tui: false,
+            ascii: false,
         }
     }
 

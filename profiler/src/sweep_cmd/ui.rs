@@ -34,7 +34,7 @@ const WINDOWS_PER_POINT: i64 = 40;
 
 /// Runs the sweep under the UI; returns the document and whether the user
 /// stopped the sweep before its end.
-pub fn run(spec: &SweepSpec) -> Result<(SweepDocument, bool), Failure> {
+pub fn run(spec: &SweepSpec, ascii: bool) -> Result<(SweepDocument, bool), Failure> {
     let (feed_tx, feed_rx) = channel::<Feed>();
     let (ctl_tx, ctl_rx) = channel::<Control>();
     let worker = {
@@ -46,7 +46,7 @@ pub fn run(spec: &SweepSpec) -> Result<(SweepDocument, bool), Failure> {
     };
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     // Returns when the user quits; dropping the control sender tells the sweep.
-    let ui = boundscope_tui::run(feed_rx, ctl_tx, UiOptions { ascii: false, color });
+    let ui = boundscope_tui::run(feed_rx, ctl_tx, UiOptions { ascii, color });
     if !worker.is_finished() {
         eprintln!("boundscope: the sweep stops after the point running now (its files stay complete)");
     }
@@ -64,7 +64,7 @@ fn feed_sweep(
     let mut state = UiState::new(spec);
     let mut quit = false;
     let result = run_sweep(spec, &mut |event, doc| {
-        quit |= quit_asked(control, feed);
+        quit |= quit_asked(control, feed, &spec.out);
         for f in state.apply(event, doc) {
             feed.send(f).ok();
         }
@@ -74,7 +74,7 @@ fn feed_sweep(
             let (live, speed) = state.replay_settings(*series, &run.trace);
             quit |= !replay(run.trace.clone(), live, speed, &mut |snap| {
                 feed.send(Feed::Snapshot(Box::new(snap))).ok();
-                !quit_asked(control, feed)
+                !quit_asked(control, feed, &spec.out)
             });
             // The row turns done once its replay has been shown.
             feed.send(Feed::Sweep(Box::new(state.view.clone()))).ok();
@@ -95,14 +95,16 @@ fn feed_sweep(
 }
 
 /// Whether the UI asked to stop (or is gone); answers its other requests.
-fn quit_asked(control: &Receiver<Control>, feed: &Sender<Feed>) -> bool {
+fn quit_asked(control: &Receiver<Control>, feed: &Sender<Feed>, out: &std::path::Path) -> bool {
     loop {
         match control.try_recv() {
             Ok(Control::Quit | Control::Interrupt) | Err(TryRecvError::Disconnected) => return true,
-            Ok(Control::Save(_)) => {
-                let line = "a sweep saves no snapshots: every point is in sweep.json, and its trace in the \
-                            `trace` column of sweep.csv"
-                    .to_string();
+            Ok(Control::Save(snap)) => {
+                // The live overview of the point on screen, next to sweep.json.
+                let line = match crate::top::save_snapshot(out, &snap) {
+                    Ok(p) => format!("snapshot saved: {}", p.display()),
+                    Err(e) => format!("snapshot not saved: {e:#}"),
+                };
                 feed.send(Feed::Log { stream: LogStream::Boundscope, line }).ok();
             }
             Err(TryRecvError::Empty) => return false,

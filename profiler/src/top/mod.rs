@@ -241,7 +241,7 @@ fn drive(
 }
 
 /// Writes `snap` as JSON and as text into `dir`; returns the JSON file's path.
-fn save_snapshot(dir: &std::path::Path, snap: &LiveSnapshot) -> anyhow::Result<PathBuf> {
+pub(crate) fn save_snapshot(dir: &std::path::Path, snap: &LiveSnapshot) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let json = dir.join(format!("boundscope-snapshot-{}.json", snap.seq));
     let text = dir.join(format!("boundscope-snapshot-{}.txt", snap.seq));

@@ -6,6 +6,8 @@
 //! explains each parameter and where its value comes from. A file with a
 //! missing, unknown or nonsensical field is rejected with the field named.
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -13,11 +15,12 @@ use serde::Deserialize;
 use crate::model::Dtype;
 
 /// The built-in platforms: name (without the `sim:` prefix) and file text.
-pub const BUILTIN: [(&str, &str); 4] = [
+pub const BUILTIN: [(&str, &str); 5] = [
     ("a100-pcie", include_str!("../platforms/a100-pcie.toml")),
     ("h100-pcie", include_str!("../platforms/h100-pcie.toml")),
     ("gh200", include_str!("../platforms/gh200.toml")),
     ("h200", include_str!("../platforms/h200.toml")),
+    ("a100-sxm", include_str!("../platforms/a100-sxm.toml")),
 ];
 
 /// Prefix of simulated platform names on the command line.
@@ -34,7 +37,55 @@ pub struct PlatformSpec {
     pub link: LinkSpec,
     pub launch: LaunchSpec,
     pub host: HostSpec,
+    /// Where each number comes from, by field path (`gpu.peak_bf16_tflops`):
+    /// a text starting with its kind, one of [`SOURCE_KINDS`]
+    /// (`"measured: NVIDIA H100 datasheet"`). Optional in a user's file;
+    /// every built-in platform gives one for each number.
+    #[serde(default)]
+    pub sources: BTreeMap<String, String>,
 }
+
+/// The kinds of source a `[sources]` entry may name, as its text's prefix:
+/// a measurement (datasheet, paper table, trace), a value derived from
+/// measurements (say from what), an assumption, or a value fitted to one
+/// published end-to-end observation (say which).
+pub const SOURCE_KINDS: [&str; 4] = ["measured", "derived", "assumed", "fitted"];
+
+/// Every number of a platform file, by field path, in file order.
+pub const NUMERIC_FIELDS: [&str; 32] = [
+    "gpu.compute_capability",
+    "gpu.sm_count",
+    "gpu.memory_gib",
+    "gpu.peak_bf16_tflops",
+    "gpu.peak_fp16_tflops",
+    "gpu.hbm_bandwidth_gbps",
+    "gpu.min_kernel_us",
+    "gpu.efficiency.gemm_max",
+    "gpu.efficiency.gemm_half_gflop",
+    "gpu.efficiency.attention_max",
+    "gpu.efficiency.attention_half_gflop",
+    "gpu.efficiency.memory_max",
+    "gpu.efficiency.memory_half_mb",
+    "link.bandwidth_gbps",
+    "link.latency_us",
+    "launch.latency_us",
+    "launch.runtime_api_us",
+    "launch.driver_api_us",
+    "launch.memcpy_api_us",
+    "launch.sync_api_us",
+    "launch.queue_capacity",
+    "host.python_us",
+    "host.view_us",
+    "host.elementwise_us",
+    "host.reduction_us",
+    "host.copy_us",
+    "host.gemm_us",
+    "host.attention_us",
+    "host.embedding_us",
+    "host.foreach_us",
+    "host.autograd_us",
+    "host.transfer_us",
+];
 
 /// The GPU.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -208,6 +259,133 @@ impl Platform {
     }
 }
 
+impl PlatformSpec {
+    /// The value of the number at `field` (one of [`NUMERIC_FIELDS`]; the
+    /// compute capability as `major.minor / 10`), or `None` for another path.
+    pub fn number(&self, field: &str) -> Option<f64> {
+        let (g, e, l, n, h) = (&self.gpu, &self.gpu.efficiency, &self.link, &self.launch, &self.host);
+        Some(match field {
+            "gpu.compute_capability" => f64::from(g.compute_capability[0]) + f64::from(g.compute_capability[1]) / 10.0,
+            "gpu.sm_count" => f64::from(g.sm_count),
+            "gpu.memory_gib" => g.memory_gib,
+            "gpu.peak_bf16_tflops" => g.peak_bf16_tflops,
+            "gpu.peak_fp16_tflops" => g.peak_fp16_tflops,
+            "gpu.hbm_bandwidth_gbps" => g.hbm_bandwidth_gbps,
+            "gpu.min_kernel_us" => g.min_kernel_us,
+            "gpu.efficiency.gemm_max" => e.gemm_max,
+            "gpu.efficiency.gemm_half_gflop" => e.gemm_half_gflop,
+            "gpu.efficiency.attention_max" => e.attention_max,
+            "gpu.efficiency.attention_half_gflop" => e.attention_half_gflop,
+            "gpu.efficiency.memory_max" => e.memory_max,
+            "gpu.efficiency.memory_half_mb" => e.memory_half_mb,
+            "link.bandwidth_gbps" => l.bandwidth_gbps,
+            "link.latency_us" => l.latency_us,
+            "launch.latency_us" => n.latency_us,
+            "launch.runtime_api_us" => n.runtime_api_us,
+            "launch.driver_api_us" => n.driver_api_us,
+            "launch.memcpy_api_us" => n.memcpy_api_us,
+            "launch.sync_api_us" => n.sync_api_us,
+            "launch.queue_capacity" => f64::from(n.queue_capacity),
+            "host.python_us" => h.python_us,
+            "host.view_us" => h.view_us,
+            "host.elementwise_us" => h.elementwise_us,
+            "host.reduction_us" => h.reduction_us,
+            "host.copy_us" => h.copy_us,
+            "host.gemm_us" => h.gemm_us,
+            "host.attention_us" => h.attention_us,
+            "host.embedding_us" => h.embedding_us,
+            "host.foreach_us" => h.foreach_us,
+            "host.autograd_us" => h.autograd_us,
+            "host.transfer_us" => h.transfer_us,
+            _ => return None,
+        })
+    }
+
+    /// The platform as a platform file: every field, then the `[sources]`
+    /// table. [`Platform::parse`] reads it back to an equal spec.
+    pub fn to_toml(&self) -> String {
+        let (g, e, l, n, h) = (&self.gpu, &self.gpu.efficiency, &self.link, &self.launch, &self.host);
+        let mut t = String::new();
+        let q = toml_string;
+        let _ = writeln!(t, "name = {}\ndescription = {}\n", q(&self.name), q(&self.description));
+        let _ = writeln!(t, "[gpu]\nname = {}", q(&g.name));
+        let _ = writeln!(t, "compute_capability = [{}, {}]", g.compute_capability[0], g.compute_capability[1]);
+        let _ = writeln!(t, "sm_count = {}", g.sm_count);
+        for (k, v) in [
+            ("memory_gib", g.memory_gib),
+            ("peak_bf16_tflops", g.peak_bf16_tflops),
+            ("peak_fp16_tflops", g.peak_fp16_tflops),
+            ("hbm_bandwidth_gbps", g.hbm_bandwidth_gbps),
+            ("min_kernel_us", g.min_kernel_us),
+        ] {
+            let _ = writeln!(t, "{k} = {}", toml_float(v));
+        }
+        let _ =
+            writeln!(t, "gemm_kernel_bf16 = {}\ngemm_kernel_fp16 = {}", q(&g.gemm_kernel_bf16), q(&g.gemm_kernel_fp16));
+        let _ = writeln!(t, "\n[gpu.efficiency]");
+        for (k, v) in [
+            ("gemm_max", e.gemm_max),
+            ("gemm_half_gflop", e.gemm_half_gflop),
+            ("attention_max", e.attention_max),
+            ("attention_half_gflop", e.attention_half_gflop),
+            ("memory_max", e.memory_max),
+            ("memory_half_mb", e.memory_half_mb),
+        ] {
+            let _ = writeln!(t, "{k} = {}", toml_float(v));
+        }
+        let _ = writeln!(t, "\n[link]\nkind = {}", q(&l.kind));
+        let _ =
+            writeln!(t, "bandwidth_gbps = {}\nlatency_us = {}", toml_float(l.bandwidth_gbps), toml_float(l.latency_us));
+        let _ = writeln!(t, "\n[launch]");
+        for (k, v) in [
+            ("latency_us", n.latency_us),
+            ("runtime_api_us", n.runtime_api_us),
+            ("driver_api_us", n.driver_api_us),
+            ("memcpy_api_us", n.memcpy_api_us),
+            ("sync_api_us", n.sync_api_us),
+        ] {
+            let _ = writeln!(t, "{k} = {}", toml_float(v));
+        }
+        let _ = writeln!(t, "queue_capacity = {}", n.queue_capacity);
+        let _ = writeln!(t, "\n[host]\ncpu = {}", q(&h.cpu));
+        for field in NUMERIC_FIELDS.iter().filter(|f| f.starts_with("host.")) {
+            let v = self.number(field).unwrap_or(0.0);
+            let _ = writeln!(t, "{} = {}", &field["host.".len()..], toml_float(v));
+        }
+        if !self.sources.is_empty() {
+            let _ = writeln!(t, "\n[sources]");
+            for (k, v) in &self.sources {
+                let _ = writeln!(t, "{} = {}", q(k), q(v));
+            }
+        }
+        t
+    }
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A TOML float that reads back to the same value (Rust's shortest round-trip form).
+fn toml_float(v: f64) -> String {
+    let s = format!("{v:?}");
+    if s.contains(['.', 'e', 'i', 'n']) { s } else { format!("{s}.0") }
+}
+
 /// Upper bounds of the platform parameters: each is about 100 times the
 /// largest value of any GPU, link or host CPU today, so that every real or
 /// imagined platform fits while values that would overflow the simulator's
@@ -342,6 +520,21 @@ fn validate(s: &PlatformSpec) -> Result<(), (&'static str, String)> {
     ] {
         non_negative(field, v, COST_US, "microseconds")?;
     }
+    for (field, source) in &s.sources {
+        let Some(known) = NUMERIC_FIELDS.iter().find(|f| **f == field.as_str()) else {
+            return Err(("sources", format!("names `{field}`, which is not a number of a platform file")));
+        };
+        let kind = source.split(':').next().unwrap_or("").trim();
+        if !SOURCE_KINDS.contains(&kind) || source.split_once(':').is_none_or(|(_, t)| t.trim().is_empty()) {
+            return Err((
+                known,
+                format!(
+                    "has the source \"{source}\"; a source is one of {} followed by ': ' and what it rests on",
+                    SOURCE_KINDS.join(", ")
+                ),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -370,6 +563,33 @@ mod tests {
         for (name, _) in BUILTIN {
             assert!(e.contains(&format!("sim:{name}")), "{e}");
         }
+    }
+
+    /// Every number of a built-in platform says where it comes from.
+    #[test]
+    fn every_builtin_number_has_a_source() {
+        for (name, _) in BUILTIN {
+            let p = Platform::builtin(name).map_err(|e| e.to_string());
+            let Ok(p) = p else { panic!("{p:?}") };
+            for field in NUMERIC_FIELDS {
+                assert!(p.spec.number(field).is_some(), "{field}");
+                let source = p.spec.sources.get(field).map_or("", String::as_str);
+                assert!(
+                    SOURCE_KINDS.iter().any(|k| source.starts_with(&format!("{k}: "))),
+                    "{name}: {field}: {source:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_source_must_name_a_field_and_a_kind() {
+        let e = err(&format!("{}\n\"gpu.warp_speed\" = \"measured: x\"\n", h100_text()));
+        assert!(e.contains("`sources`") && e.contains("gpu.warp_speed"), "{e}");
+        let text = h100_text().replace("\"gpu.sm_count\" = \"measured:", "\"gpu.sm_count\" = \"guessed:");
+        assert_ne!(text, h100_text());
+        let e = err(&text);
+        assert!(e.contains("`gpu.sm_count`") && e.contains("measured, derived, assumed, fitted"), "{e}");
     }
 
     #[test]

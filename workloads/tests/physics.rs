@@ -1,10 +1,14 @@
-//! The simulated sweeps must show the physics the design expects, judged by
-//! the same analysis a real trace gets:
-//! - on every platform TKLQT is flat while the host is the bottleneck and
-//!   rises once kernels queue;
-//! - a platform whose host dispatches operators more slowly (GH200's Grace)
-//!   stays CPU-bound to larger batch sizes than an x86 + H100 PCIe box;
-//! - a platform with more GPU throughput finishes large-batch prefill sooner.
+//! The simulated sweeps must show the physics of the model's mechanisms,
+//! judged by the same analysis a real trace gets. These tests check
+//! directions, never a published figure (docs/simulator.md compares the
+//! model's predictions with the published ones, gap included):
+//! - TKLQT is flat while the host is the bottleneck and rises once kernels queue;
+//! - a larger batch never lowers the GPU's busy fraction;
+//! - a faster host moves the transition to smaller batches, a slower one to larger;
+//! - a faster GPU moves it to larger batches and finishes large batches sooner;
+//! - a longer launch latency raises TKLQT at small batches.
+//!
+//! Variants of a platform scale one group of its parameters and nothing else.
 
 use boundscope_analysis::sweep::{Crossing, SweepPoint, Transition, TransitionSpec, transition};
 use boundscope_analysis::{AnalysisSpec, Bound, analyze};
@@ -20,16 +24,19 @@ struct Point {
     sweep: SweepPoint,
 }
 
-fn sweep(workload: &str, platform: &str, batches: &[u64]) -> Vec<Point> {
-    let p = Platform::builtin(platform).unwrap_or_else(|e| panic!("{e}"));
+fn builtin(name: &str) -> Platform {
+    Platform::builtin(name).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn sweep(workload: &str, p: &Platform, batches: &[u64]) -> Vec<Point> {
     let w = WorkloadSpec::parse(workload, Dtype::Bf16).unwrap_or_else(|e| panic!("{e}"));
     let spec = SimSpec { warmup_steps: 1, steps: 3, seed: 1, jitter: 0.02, dtype: Dtype::Bf16, trace_name: None };
     batches
         .iter()
         .map(|&batch| {
             let shape = Shape { batch, seq: w.default_seq() };
-            let run = run_point(&w, shape, &p, &spec).unwrap_or_else(|e| panic!("{e}"));
-            let a = analyze(&run.trace, platform, &AnalysisSpec::default()).unwrap_or_else(|e| panic!("{e}"));
+            let run = run_point(&w, shape, p, &spec).unwrap_or_else(|e| panic!("{e}"));
+            let a = analyze(&run.trace, &p.id(), &AnalysisSpec::default()).unwrap_or_else(|e| panic!("{e}"));
             let r = &a.report;
             assert!(r.simulated);
             assert_eq!(r.counts.steps, 3, "warm-up steps must not count as steps");
@@ -60,72 +67,134 @@ fn crossing(c: &Crossing, what: &str) -> f64 {
     c.batch().unwrap_or_else(|| panic!("{what}: no crossing ({c:?})"))
 }
 
+/// `p` with every host cost (Python, dispatch, launch and sync calls) times `f`.
+fn host_scaled(p: &Platform, f: f64) -> Platform {
+    let mut q = p.clone();
+    let h = &mut q.spec.host;
+    for v in [
+        &mut h.python_us,
+        &mut h.view_us,
+        &mut h.elementwise_us,
+        &mut h.reduction_us,
+        &mut h.copy_us,
+        &mut h.gemm_us,
+        &mut h.attention_us,
+        &mut h.embedding_us,
+        &mut h.foreach_us,
+        &mut h.autograd_us,
+        &mut h.transfer_us,
+    ] {
+        *v *= f;
+    }
+    let l = &mut q.spec.launch;
+    for v in [&mut l.runtime_api_us, &mut l.driver_api_us, &mut l.memcpy_api_us, &mut l.sync_api_us] {
+        *v *= f;
+    }
+    q.spec.name = format!("{}-host-x{f}", p.spec.name);
+    q
+}
+
+/// `p` with its GPU's peak FLOP/s and HBM bandwidth times `f`.
+fn gpu_scaled(p: &Platform, f: f64) -> Platform {
+    let mut q = p.clone();
+    let g = &mut q.spec.gpu;
+    g.peak_bf16_tflops *= f;
+    g.peak_fp16_tflops *= f;
+    g.hbm_bandwidth_gbps *= f;
+    q.spec.name = format!("{}-gpu-x{f}", p.spec.name);
+    q
+}
+
 #[test]
 fn tklqt_is_flat_while_cpu_bound_then_rises_on_every_platform() {
     for (name, _) in BUILTIN {
-        let platform = format!("sim:{name}");
-        let pts = sweep("llama-3.2-1b:decode", &platform, &BATCHES);
+        let p = builtin(name);
+        let pts = sweep("llama-3.2-1b:decode", &p, &BATCHES);
         let t: Vec<f64> = pts.iter().map(|p| p.sweep.tklqt_ns).collect();
         // Small batches: every launch costs about the launch floor.
-        assert_eq!(pts[0].bound, Bound::CpuBound, "{platform}: batch 1 must be CPU-bound");
+        assert_eq!(pts[0].bound, Bound::CpuBound, "{name}: batch 1 must be CPU-bound");
         for i in 1..3 {
-            assert!((t[i] / t[0] - 1.0).abs() < 0.05, "{platform}: TKLQT not flat at small batches: {t:?}");
+            assert!((t[i] / t[0] - 1.0).abs() < 0.05, "{name}: TKLQT not flat at small batches: {t:?}");
         }
         // Then it only grows (jitter of 2% allowed), and by a lot.
         for i in 1..t.len() {
-            assert!(t[i] >= t[i - 1] * 0.97, "{platform}: TKLQT fell from batch {} on: {t:?}", pts[i - 1].batch);
+            assert!(t[i] >= t[i - 1] * 0.97, "{name}: TKLQT fell from batch {} on: {t:?}", pts[i - 1].batch);
         }
-        assert!(t[8] > 10.0 * t[0], "{platform}: TKLQT never rose: {t:?}");
+        assert!(t[8] > 10.0 * t[0], "{name}: TKLQT never rose: {t:?}");
         // The knee lies where the GPU starts to be the busier side.
         let r = rules(&pts);
-        let knee = crossing(&r.knee.crossing, &platform);
+        let knee = crossing(&r.knee.crossing, name);
         let first_not_cpu = pts.iter().find(|p| p.bound != Bound::CpuBound).map_or(512, |p| p.batch);
-        assert!(knee >= 2.0 && knee <= 2.0 * first_not_cpu as f64, "{platform}: knee {knee}, {pts:?}");
-        // Busy fraction rises with the batch as well.
-        let busy: Vec<f64> = pts.iter().map(|p| p.sweep.busy_frac.unwrap_or(0.0)).collect();
-        assert!(busy[8] > busy[0] + 0.3, "{platform}: {busy:?}");
+        assert!(knee >= 2.0 && knee <= 2.0 * first_not_cpu as f64, "{name}: knee {knee}, {pts:?}");
     }
 }
 
 #[test]
-fn the_slower_host_stays_cpu_bound_to_larger_batches() {
+fn more_batch_never_lowers_gpu_busy() {
+    for (name, _) in BUILTIN {
+        for workload in ["llama-3.2-1b:decode", "llama-3.2-1b:prefill"] {
+            let pts = sweep(workload, &builtin(name), &BATCHES);
+            let busy: Vec<f64> = pts.iter().map(|p| p.sweep.busy_frac.unwrap_or(0.0)).collect();
+            for i in 1..busy.len() {
+                assert!(
+                    busy[i] >= busy[i - 1] - 0.02,
+                    "{name} {workload}: busy fell at batch {}: {busy:?}",
+                    pts[i].batch
+                );
+            }
+            assert!(busy[8] > busy[0] + 0.3, "{name} {workload}: {busy:?}");
+        }
+    }
+}
+
+#[test]
+fn a_faster_host_moves_the_transition_to_smaller_batches() {
     for workload in ["llama-3.2-1b:decode", "llama-3.2-1b:prefill"] {
-        let h100 = sweep(workload, "sim:h100-pcie", &BATCHES);
-        let gh200 = sweep(workload, "sim:gh200", &BATCHES);
-        let (rh, rg) = (rules(&h100), rules(&gh200));
-        let busy_h = crossing(&rh.busy.crossing, "h100 busy");
-        let busy_g = crossing(&rg.busy.crossing, "gh200 busy");
-        // The paper finds ~4x for prefill; demand at least 2x of the model.
-        assert!(busy_g >= 2.0 * busy_h, "{workload}: busy rule h100 {busy_h}, gh200 {busy_g}");
-        let knee_h = crossing(&rh.knee.crossing, "h100 knee");
-        let knee_g = crossing(&rg.knee.crossing, "gh200 knee");
-        assert!(knee_g >= 1.5 * knee_h, "{workload}: knee h100 {knee_h}, gh200 {knee_g}");
-        let last_cpu = |pts: &[Point]| pts.iter().filter(|p| p.bound == Bound::CpuBound).map(|p| p.batch).max();
-        assert!(last_cpu(&gh200) > last_cpu(&h100), "{workload}: {h100:?} {gh200:?}");
-        // And Grace is slower per step while CPU-bound.
-        assert!(gh200[0].sweep.latency_ms > 1.3 * h100[0].sweep.latency_ms);
+        let base = builtin("sim:h100-pcie");
+        let at = |p: &Platform| crossing(&rules(&sweep(workload, p, &BATCHES)).busy.crossing, &p.id());
+        let (fast, same, slow) = (at(&host_scaled(&base, 0.5)), at(&base), at(&host_scaled(&base, 2.0)));
+        assert!(
+            fast < same && same < slow,
+            "{workload}: busy crossing fast host {fast}, base {same}, slow host {slow}"
+        );
+        // And a slower host is slower per step while CPU-bound.
+        let b1 = |p: &Platform| sweep(workload, p, &[1])[0].sweep.latency_ms;
+        assert!(b1(&host_scaled(&base, 2.0)) > 1.5 * b1(&base));
     }
 }
 
 #[test]
-fn more_gpu_throughput_finishes_large_batch_prefill_sooner() {
-    let at = |platform: &str| sweep("llama-3.2-1b:prefill", platform, &[256])[0].sweep.latency_ms;
-    let (a100, h100, gh200, h200) = (at("sim:a100-pcie"), at("sim:h100-pcie"), at("sim:gh200"), at("sim:h200"));
-    assert!(a100 > h100 && h100 > gh200, "a100 {a100} ms, h100 {h100} ms, gh200 {gh200} ms");
-    // H200: the GH200's GPU with more bandwidth.
-    assert!(h200 <= gh200, "h200 {h200} ms, gh200 {gh200} ms");
-    // The paper measures GH200 1.9-2.7x faster than the PCIe systems here;
-    // the model's margin must at least be clear.
-    assert!(h100 / gh200 > 1.5, "h100/gh200 = {}", h100 / gh200);
-    // At batch 1 the order flips: GH200's host is the bottleneck.
-    let small = |platform: &str| sweep("llama-3.2-1b:prefill", platform, &[1])[0].sweep.latency_ms;
-    assert!(small("sim:gh200") > small("sim:h100-pcie"));
+fn a_faster_gpu_moves_the_transition_to_larger_batches_and_finishes_large_batches_sooner() {
+    for workload in ["llama-3.2-1b:decode", "llama-3.2-1b:prefill"] {
+        let base = builtin("sim:h100-pcie");
+        let fast = gpu_scaled(&base, 2.0);
+        let (rb, rf) = (rules(&sweep(workload, &base, &BATCHES)), rules(&sweep(workload, &fast, &BATCHES)));
+        let (b, f) = (crossing(&rb.busy.crossing, "base"), crossing(&rf.busy.crossing, "fast GPU"));
+        assert!(f > b, "{workload}: busy crossing base {b}, faster GPU {f}");
+    }
+    let base = builtin("sim:h100-pcie");
+    let at = |p: &Platform| sweep("llama-3.2-1b:prefill", p, &[256])[0].sweep.latency_ms;
+    let (b, f) = (at(&base), at(&gpu_scaled(&base, 2.0)));
+    // GPU-bound: most of the step scales with the GPU.
+    assert!(f < 0.7 * b, "batch 256 prefill: base {b} ms, faster GPU {f} ms");
+}
+
+#[test]
+fn a_longer_launch_latency_raises_tklqt_at_small_batches() {
+    let base = builtin("sim:h100-pcie");
+    let mut slow = base.clone();
+    slow.spec.launch.latency_us *= 2.0;
+    let t = |p: &Platform| sweep("llama-3.2-1b:decode", p, &[1])[0].sweep.tklqt_ns;
+    let (b, s) = (t(&base), t(&slow));
+    // Most launches of a CPU-bound step wait about the latency (the rest queue
+    // briefly behind a longer kernel): TKLQT grows by well over a third.
+    assert!(s > 1.35 * b, "TKLQT at batch 1: base {b} ns, doubled latency {s} ns");
 }
 
 #[test]
 fn every_workload_simulates_and_its_kernels_are_all_matched() {
     for w in WorkloadSpec::all_names() {
-        let pts = sweep(&w, "sim:h100-pcie", &[1, 8]);
+        let pts = sweep(&w, &builtin("sim:h100-pcie"), &[1, 8]);
         assert!(pts.iter().all(|p| p.sweep.tklqt_ns > 0.0 && p.sweep.latency_ms > 0.0), "{w}: {pts:?}");
         assert!(pts[1].sweep.throughput > pts[0].sweep.throughput, "{w}: {pts:?}");
     }
@@ -136,7 +205,7 @@ fn every_workload_simulates_and_its_kernels_are_all_matched() {
 #[test]
 fn steps_that_do_not_fit_in_memory_are_refused() {
     let w = WorkloadSpec::parse("llama-3.2-1b:train", Dtype::Bf16).unwrap_or_else(|e| panic!("{e}"));
-    let p = Platform::builtin("sim:h100-pcie").unwrap_or_else(|e| panic!("{e}"));
+    let p = builtin("sim:h100-pcie");
     let spec = SimSpec { warmup_steps: 0, steps: 1, seed: 1, jitter: 0.0, dtype: Dtype::Bf16, trace_name: None };
     let at = |batch| w.memory_estimate(Shape { batch, seq: 512 }).total();
     assert!(at(2) > at(1), "activations grow with the batch");

@@ -20,6 +20,9 @@ pub enum Command {
     /// Sweep batch sizes of a reference workload (Llama-3.2-1B, GPT-2, BERT-base) on simulated
     /// platforms and report where each turns from CPU-bound to GPU-bound.
     Sweep(crate::sweep_cmd::SweepArgs),
+    /// Fit a simulated platform's host and launch parameters to recorded traces and write it as a
+    /// platform file (docs/simulator.md, calibration).
+    Calibrate(crate::calibrate_cmd::CalibrateArgs),
     /// Run a program (`-- CMD ...`) with CUPTI injected and perf/NVML sampling, write a run
     /// directory as records arrive, then analyze it (docs/profile.md).
     Profile(crate::profile::ProfileArgs),

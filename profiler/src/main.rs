@@ -9,6 +9,7 @@
 //! | 3 | `--strict` and the input had recoverable problems (warnings) |
 
 mod analyze_cmd;
+mod calibrate_cmd;
 mod cli;
 mod export_cmd;
 mod profile;
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
         cli::Command::Analyze(a) => analyze_cmd::run(&a),
         cli::Command::Export(a) => export_cmd::run(&a),
         cli::Command::Sweep(a) => sweep_cmd::run(&a),
+        cli::Command::Calibrate(a) => calibrate_cmd::run(&a),
         cli::Command::Profile(a) => profile::run(&a),
         cli::Command::Top(a) => top::run(&a),
         cli::Command::Gate(a) => return profile::gate(&a),

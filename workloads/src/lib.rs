@@ -10,12 +10,15 @@
 //!   and emits a [`boundscope_trace::Trace`] labelled as simulated.
 //! - [`whatif`]: rewrites of a program (fused patterns or chains, CUDA-graph
 //!   capture) that check a piece of advice by simulation.
+//! - [`calibrate`]: host and launch parameters fitted to recorded traces
+//!   (`boundscope calibrate`).
 //! - [`sweep`]: the points of a batch-size sweep on a simulated platform, as
 //!   a runner of the sweep engine (`boundscope_analysis::sweep`).
 //!
 //! Every number this crate produces is a model output; `docs/simulator.md`
 //! and `docs/workloads.md` say what the model is and where its inputs come from.
 
+pub mod calibrate;
 pub mod lower;
 pub mod model;
 pub mod platform;

@@ -10,6 +10,7 @@
 pub mod advice;
 pub mod launches;
 pub mod live;
+pub mod names;
 pub mod queue;
 pub mod stats;
 pub mod sweep;

@@ -7,6 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{Ctx, block};
+use boundscope_analysis::names;
+
 use crate::app::App;
 use crate::style;
 
@@ -49,29 +51,51 @@ pub(crate) fn render(app: &App, frame: &mut Frame, area: Rect, ctx: Ctx) {
                     style::ns(g.upper_bound_per_step_ns)
                 )),
             ]));
+            lines.push(Line::from(vec![Span::styled("  basis ", theme.dim()), Span::raw(g.basis.clone())]));
+            for c in &g.caveats {
+                lines.push(Line::from(vec![Span::styled("  caveat ", theme.warn()), Span::raw(c.clone())]));
+            }
         }
         None => lines.push(Line::from(Span::styled("  no suggestion (see the notes below)", theme.dim()))),
     }
     lines.push(Line::from(""));
-    lines.push(head("Kernel fusion (chains that almost always follow each other, by GPU idle time saved)"));
+    lines.push(head("Kernel fusion (fusable chains that almost always follow each other, best saving first)"));
     if a.fusion.is_empty() {
         lines.push(Line::from(Span::styled("  no candidate", theme.dim())));
     }
     for (i, f) in a.fusion.iter().enumerate() {
+        // What a person acts on: the pattern, the kernels (named by their
+        // operation, with their class), the saving with its basis, the remedy.
+        // The pattern names the ops that issue the chain (or is their sequence).
         lines.push(Line::from(vec![
             Span::styled(format!("  {}. ", i + 1), theme.key()),
-            Span::raw(f.kernels.join(arrow)),
+            Span::styled(f.pattern.clone(), theme.title()),
         ]));
+        let kernels: Vec<String> = f
+            .kernels
+            .iter()
+            .enumerate()
+            .map(|(k, name)| {
+                let class = f.classes.get(k).map_or("?", |c| c.as_str());
+                format!("{} ({class})", names::advice_kernel_label(name))
+            })
+            .collect();
+        lines.push(Line::from(vec![Span::styled("     kernels ", theme.dim()), Span::raw(kernels.join(arrow))]));
         lines.push(Line::from(vec![
-            Span::raw(format!("     GPU {} stream {} · x{} · PS {:.2} · ", f.device, f.stream, f.occurrences, f.ps)),
-            Span::styled(format!("saves {} total", style::ns_i(f.total_saving_ns)), theme.good()),
+            Span::raw("     "),
+            Span::styled(format!("saves {}", style::ns_i(f.total_saving_ns)), theme.good()),
             Span::raw(format!(
-                " ({} each, {} of CPU-bound IL){}",
-                style::ns(f.saving_per_occurrence_ns),
+                " ({} of CPU-bound IL; {} x {} occurrences) · GPU {} stream {} · PS {:.2}",
                 style::pct(Some(f.saving_frac)),
-                f.host_op.as_ref().map_or(String::new(), |o| format!(" · issued by {o}"))
+                style::ns(f.saving_per_occurrence_ns),
+                f.cpu_bound_occurrences,
+                f.device,
+                f.stream,
+                f.ps
             )),
         ]));
+        lines.push(Line::from(vec![Span::styled("     remedy ", theme.dim()), Span::raw(f.remedy.clone())]));
+        lines.push(Line::from(vec![Span::styled("     basis ", theme.dim()), Span::raw(f.basis.clone())]));
     }
     if !a.notes.is_empty() {
         lines.push(Line::from(""));

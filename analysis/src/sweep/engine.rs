@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use boundscope_trace::Trace;
 
 use super::record::{PlatformSweep, PointRecord, PointStatus, SweepDocument};
-use super::{SweepPoint, Transition, TransitionSpec, transition};
+use super::{SweepPoint, Transition, TransitionSpec, transition_with_oom};
 use crate::{AdviceSpec, Analysis, AnalysisSpec, WindowSpec};
 
 /// How a sweep point is analyzed on a platform whose null-kernel launch
@@ -232,7 +232,10 @@ pub fn run_sweep<E>(
             let ps = &mut doc.platforms[series];
             ps.points.push(record);
             let pts: Vec<SweepPoint> = ps.points.iter().filter_map(PointRecord::sweep_point).collect();
-            let updated = transition(&pts, rules);
+            // Points that did not fit in memory bound the batch advice from above.
+            let oom: Vec<u64> =
+                ps.points.iter().filter(|p| p.status == PointStatus::OutOfMemory).map(|p| p.batch).collect();
+            let updated = transition_with_oom(&pts, &oom, rules);
             let record = &doc.platforms[series].points[doc.platforms[series].points.len() - 1];
             match &ran {
                 Some(run) => send(&SweepEvent::PointFinished { series, record, run, elapsed }, &doc)?,

@@ -21,8 +21,8 @@
 //!   otherwise the intermediates of the patterns it covers whole are removed
 //!   and every other member keeps its bytes (the lowering knows no finer
 //!   dataflow), operators whose kernels are all in the chain disappear, views
-//!   between them too, and the operator of the chain's last kernel launches the
-//!   fused kernel.
+//!   and kernel-less autograd nodes (not AccumulateGrad) between them too,
+//!   and the operator of the chain's last kernel launches the fused kernel.
 //! - **CUDA graphs** (`cuda-graphs`): each run of operators between host-device
 //!   transfers and synchronizations that launches kernels is captured: at
 //!   replay none of its operators runs on the host (no Python, dispatch or
@@ -32,9 +32,18 @@
 //!   allows. The transfers and read-backs outside keep their costs. Kernels
 //!   are unchanged (a real decode capture would need a static KV cache).
 
+use std::cell::RefCell;
 use std::fmt;
 
+use boundscope_analysis::advice::{Advice, FusionCandidate};
+use boundscope_analysis::analyze;
+use boundscope_analysis::sweep::{
+    FailedPoint, PointOutcome, PointRunner, PointStatus, RanPoint, SeriesInfo, Stage, point_analysis_spec,
+};
+
 use crate::program::{Action, HostClass, HostThread, Kernel, KernelClass, LaunchApi, Op, Program, Region};
+use crate::sweep::{SimPointError, SimPoints};
+use crate::{PointError, Shape, SimSpec, run_point_with};
 
 /// An operator pattern the lowering emits and a fused implementation replaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -210,6 +219,7 @@ impl WhatIf {
     /// The label of the what-if's series (`fuse:rmsnorm,swiglu`).
     pub fn label(&self) -> String {
         match self {
+            WhatIf::Fuse(ps) if ps[..] == Pattern::ALL[..] => "fuse:all".into(),
             WhatIf::Fuse(ps) => format!("fuse:{}", ps.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",")),
             WhatIf::FuseSuggested => "fuse:all-suggested".into(),
             WhatIf::CudaGraphs => "cuda-graphs".into(),
@@ -526,7 +536,13 @@ fn chain_edits(
         if op.thread != thread {
             continue;
         }
-        if covered(o) || (op.action == Action::None && op.host == HostClass::View) {
+        // Views between the chain's operators go with them, and so do autograd
+        // nodes without a kernel (a fused backward is one node), except
+        // AccumulateGrad: a fused module's parameters still get their gradients.
+        let hollow = op.action == Action::None
+            && (op.host == HostClass::View
+                || (op.host == HostClass::Autograd && !src.name(op.name).ends_with("AccumulateGrad")));
+        if covered(o) || hollow {
             edits.push((o, Edit::Remove));
         } else if o == first_op {
             // Its kernels before the chain stay with it.
@@ -597,6 +613,188 @@ pub fn cuda_graphs(src: &Program) -> (Program, Rewrite) {
     rw.ops_after = out.ops.len();
     rw.kernels_after = out.kernels.len();
     (out, rw)
+}
+
+/// The advice that a what-if puts to the test: for each named pattern, the
+/// fusion suggestions whose pattern names it (first match in
+/// [`Pattern::ALL`] order, so "residual add + LayerNorm" is LayerNorm's).
+fn suggestion_pattern(pattern: &str) -> Option<Pattern> {
+    let p = pattern.to_ascii_lowercase();
+    let keys: [(Pattern, &[&str]); 8] = [
+        (Pattern::RmsNorm, &["rmsnorm", "rms norm"]),
+        (Pattern::LayerNorm, &["layernorm", "layer norm"]),
+        (Pattern::SwiGlu, &["swiglu", "silu"]),
+        (Pattern::Gelu, &["gelu"]),
+        (Pattern::Rotary, &["rotary", "rope"]),
+        (Pattern::Softmax, &["softmax", "cross entropy", "cross-entropy"]),
+        (Pattern::BiasResidual, &["residual"]),
+        (Pattern::AdamW, &["adamw", "_foreach_"]),
+    ];
+    keys.iter().find(|(_, ks)| ks.iter().any(|k| p.contains(k))).map(|(pat, _)| *pat)
+}
+
+/// The advisor's estimate for `what_if`, per step, from the advice on the
+/// baseline trace of `steps` measured steps: the summed saving of the
+/// suggestions the what-if applies (named patterns: those whose pattern it
+/// names; all suggested: every one), or the CUDA-graph estimate and its upper
+/// bound. `None` when the advisor makes no such suggestion.
+pub fn advisor_estimate(what_if: &WhatIf, advice: &Advice, steps: usize) -> Option<(f64, Option<f64>)> {
+    let steps = steps.max(1) as f64;
+    let sum = |pick: &dyn Fn(&FusionCandidate) -> bool| {
+        let picked: Vec<&FusionCandidate> = advice.fusion.iter().filter(|c| pick(c)).collect();
+        (!picked.is_empty()).then(|| picked.iter().map(|c| c.total_saving_ns as f64).sum::<f64>() / steps)
+    };
+    match what_if {
+        WhatIf::FuseSuggested => sum(&|_| true).map(|s| (s, None)),
+        WhatIf::Fuse(ps) => {
+            sum(&|c| suggestion_pattern(&c.pattern).is_some_and(|p| ps.contains(&p))).map(|s| (s, None))
+        }
+        WhatIf::CudaGraphs => {
+            advice.cuda_graphs.as_ref().map(|g| (g.saving_per_step_ns, Some(g.upper_bound_per_step_ns)))
+        }
+    }
+}
+
+/// A what-if as a series of the sweep engine: each point simulates the
+/// baseline (the same points, seed and steps as [`SimPoints`]), asks the
+/// advisor about its trace, applies the what-if to the program (for
+/// `fuse:all-suggested`, the chains suggested at that point), simulates the
+/// rewritten program and analyzes it like any point. The point's note says
+/// what was rewritten, the baseline's step time, the simulated saving and the
+/// advisor's estimate from the baseline trace alone.
+#[derive(Debug, Clone)]
+pub struct WhatIfPoints {
+    info: SeriesInfo,
+    pub what_if: WhatIf,
+    pub baseline: SimPoints,
+}
+
+impl WhatIfPoints {
+    /// The series is labelled `PLATFORM+WHATIF` (`sim:h100-pcie+cuda-graphs`).
+    pub fn new(baseline: SimPoints, what_if: WhatIf) -> WhatIfPoints {
+        let b = baseline.series();
+        let info = SeriesInfo {
+            label: format!("{}+{}", b.label, what_if.label()),
+            description: format!("{}, what-if {} (docs/simulator.md, what-if)", b.description, what_if.label()),
+            origin: b.origin.clone(),
+            simulated: true,
+        };
+        WhatIfPoints { info, what_if, baseline }
+    }
+
+    /// A file-name-safe form of the label without `sim:` (`h100-pcie+fuse-rmsnorm-swiglu`).
+    pub fn file_stem(&self) -> String {
+        let label = format!("{}+{}", self.baseline.platform.spec.name, self.what_if.label());
+        label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '+' || c == '-' { c } else { '-' }).collect()
+    }
+}
+
+impl PointRunner for WhatIfPoints {
+    type Error = SimPointError;
+
+    fn series(&self) -> &SeriesInfo {
+        &self.info
+    }
+
+    fn run(&mut self, batch: u64, progress: &mut dyn FnMut(Stage)) -> Result<PointOutcome, SimPointError> {
+        let base = match self.baseline.run(batch, progress)? {
+            PointOutcome::Ran(r) => r,
+            failed @ PointOutcome::Failed(_) => return Ok(failed),
+        };
+        let advice = &base.analysis.report.advice;
+        let chains: Vec<Vec<String>> = advice.fusion.iter().map(|c| c.kernels.clone()).collect();
+        let estimate = advisor_estimate(&self.what_if, advice, base.step_ns.len());
+        let done: RefCell<Option<Rewrite>> = RefCell::new(None);
+        let rewrite = |p: Program| {
+            let (q, rw) = match &self.what_if {
+                WhatIf::Fuse(ps) => fuse_patterns(&p, ps),
+                WhatIf::FuseSuggested => fuse_chains(&p, &chains),
+                WhatIf::CudaGraphs => cuda_graphs(&p),
+            };
+            *done.borrow_mut() = Some(rw);
+            q
+        };
+        let b = &self.baseline;
+        let (w, id) = (&b.workload, b.platform.id());
+        let shape = Shape { batch, seq: b.seq };
+        let label = self.what_if.label();
+        let sim = SimSpec {
+            trace_name: Some(format!("{} batch {batch} seq {} on {id}, what-if {label}", w.name(), b.seq)),
+            ..b.sim.clone()
+        };
+        progress(Stage::Simulating);
+        let run = match run_point_with(w, shape, &b.platform, &sim, &rewrite) {
+            Ok(r) => r,
+            Err(e) => {
+                let status = match e {
+                    PointError::OutOfMemory { .. } => PointStatus::OutOfMemory,
+                    _ => PointStatus::Failed,
+                };
+                return Ok(PointOutcome::Failed(FailedPoint { status, error: e.to_string(), trace_file: None }));
+            }
+        };
+        progress(Stage::Analyzing);
+        let source = format!("{id}+{label} b{batch}");
+        let analysis = analyze(&run.trace, &source, &point_analysis_spec(b.launch_floor_ns()))
+            .map_err(|e| SimPointError { point: source.clone(), message: e.to_string() })?;
+        if analysis.report.step_median.is_none() {
+            let error = "the simulated trace has no measured steps".to_string();
+            return Ok(PointOutcome::Failed(FailedPoint { status: PointStatus::Failed, error, trace_file: None }));
+        }
+        let (base_ns, ns) = (median_ns(&base.step_ns), median_ns(&run.step_ns));
+        let rw = done.borrow_mut().take().unwrap_or_default();
+        let mut note = format!("{label}: {}", rewrite_summary(&rw));
+        note.push_str(&format!(
+            "; baseline {:.3} ms/step, simulated saving {:.3} ms/step",
+            base_ns / 1e6,
+            (base_ns - ns) / 1e6
+        ));
+        match estimate {
+            Some((e, None)) => note.push_str(&format!(", advisor's estimate (baseline trace) {:.3} ms/step", e / 1e6)),
+            Some((e, Some(u))) => note.push_str(&format!(
+                ", advisor's estimate (baseline trace) {:.3} ms/step, upper bound {:.3}",
+                e / 1e6,
+                u / 1e6
+            )),
+            None => note.push_str(", the advisor suggests nothing for it at this point"),
+        }
+        Ok(PointOutcome::Ran(Box::new(RanPoint {
+            trace: run.trace,
+            analysis,
+            step_ns: run.step_ns,
+            work_per_step: w.work_per_step(shape),
+            warmup_steps: Some(b.sim.warmup_steps),
+            trace_file: None,
+            note: Some(note),
+        })))
+    }
+}
+
+fn median_ns(steps: &[i64]) -> f64 {
+    let mut s = steps.to_vec();
+    s.sort_unstable();
+    match s.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => s[n / 2] as f64,
+        n => (s[n / 2 - 1] as f64 + s[n / 2] as f64) / 2.0,
+    }
+}
+
+/// "49 occurrences (rmsnorm 33, swiglu 16), 694 -> 447 kernels, 1,146 -> 1,004 host ops per step".
+fn rewrite_summary(rw: &Rewrite) -> String {
+    let total: u64 = rw.applied.iter().map(|a| a.1).sum();
+    let parts: Vec<String> = rw.applied.iter().map(|(n, c)| format!("{n} {c}")).collect();
+    let what = if rw.applied.len() == 1 && rw.applied[0].0 == "cuda-graphs" {
+        format!("{total} graph(s) per step")
+    } else if parts.len() <= 3 {
+        format!("{total} occurrences rewritten ({})", parts.join(", "))
+    } else {
+        format!("{total} occurrences of {} chains rewritten", parts.len())
+    };
+    format!(
+        "{what}, {} -> {} kernels and {} -> {} host ops per step",
+        rw.kernels_before, rw.kernels_after, rw.ops_before, rw.ops_after
+    )
 }
 
 #[cfg(test)]

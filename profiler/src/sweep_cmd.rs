@@ -33,16 +33,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use boundscope_analysis::Bound;
 use boundscope_analysis::sweep::{
-    Crossing, PointRecord, PointRunner, SWEEP_SCHEMA, SweepDocument, SweepEvent, Transition, TransitionSpec, engine,
-    sweep_csv,
+    Crossing, PlatformSweep, PointRecord, PointRunner, SWEEP_SCHEMA, SweepDocument, SweepEvent, Transition,
+    TransitionSpec, engine, sweep_csv,
 };
 use boundscope_reports::{AtomicFile, ensure_writable_dir};
-use boundscope_workloads::{Dtype, Platform, Shape, SimSpec, WorkloadSpec};
+use boundscope_workloads::{Dtype, Platform, Shape, SimSpec, WhatIf, WorkloadSpec};
 use clap::Args;
 
 use crate::Failure;
 pub use command::CommandTarget;
-use runners::{CommandPoints, SimTarget};
+use runners::{CommandPoints, SimTarget, WhatIfTarget};
 
 /// Largest batch size accepted (the plot and tables take 32-bit batches).
 const MAX_BATCH: u64 = 1 << 20;
@@ -98,6 +98,12 @@ pub struct SweepArgs {
     /// A simulated platform defined by a TOML file (see workloads/platforms/); repeatable.
     #[arg(long = "platform-file", value_name = "PATH")]
     pub platform_files: Vec<PathBuf>,
+    /// Also run a what-if beside each simulated platform, at the same points and seed:
+    /// fuse:PATTERN[,PATTERN...] (rmsnorm, layernorm, swiglu, gelu, rotary, softmax, bias-residual,
+    /// adamw; fuse:all for every one), fuse:all-suggested (the advisor's chains at each point) or
+    /// cuda-graphs. Repeat for several; each is a series labelled PLATFORM+WHATIF.
+    #[arg(long = "what-if", value_name = "WHATIF")]
+    pub what_if: Vec<String>,
     /// Element type of weights and activations: bf16 or fp16.
     #[arg(long, value_name = "DTYPE", default_value = "bf16")]
     pub dtype: String,
@@ -164,6 +170,8 @@ pub struct SweepSpec {
     pub seq: u64,
     pub batches: Vec<u64>,
     pub targets: Vec<Target>,
+    /// Program rewrites run beside each simulated target (docs/simulator.md, what-if).
+    pub what_ifs: Vec<WhatIf>,
     pub sim: SimSpec,
     pub transition: TransitionSpec,
     pub out: PathBuf,
@@ -297,6 +305,7 @@ pub fn spec_from_args(args: &SweepArgs) -> anyhow::Result<SweepSpec> {
             (args.seq.is_some(), "--seq"),
             (!args.platforms.is_empty(), "--platform"),
             (!args.platform_files.is_empty(), "--platform-file"),
+            (!args.what_if.is_empty(), "--what-if"),
         ];
         if let Some((_, flag)) = misplaced.iter().find(|(given, _)| *given) {
             return Err(anyhow!(
@@ -325,6 +334,7 @@ pub fn spec_from_args(args: &SweepArgs) -> anyhow::Result<SweepSpec> {
             seq: 0,
             batches,
             targets: vec![Target::Run(target)],
+            what_ifs: Vec::new(),
             sim,
             transition,
             out: args.out.clone(),
@@ -342,11 +352,20 @@ pub fn spec_from_args(args: &SweepArgs) -> anyhow::Result<SweepSpec> {
     }
     let gpu = || gpu_target(&workload, seq, steps, warmup, &args.out);
     let targets = targets(&args.platforms, &args.platform_files, gpu)?;
+    let what_ifs =
+        args.what_if.iter().map(|s| WhatIf::parse(s).map_err(|e| anyhow!(e))).collect::<Result<Vec<_>, _>>()?;
+    if !what_ifs.is_empty() && !targets.iter().any(Target::simulated) {
+        return Err(anyhow!(
+            "--what-if rewrites the simulated program, so it needs a simulated platform: {}",
+            Platform::builtin_ids().join(", ")
+        ));
+    }
     Ok(SweepSpec {
         workload: Some(workload),
         seq,
         batches,
         targets,
+        what_ifs,
         sim,
         transition,
         out: args.out.clone(),
@@ -541,6 +560,12 @@ pub fn run_sweep(
             Target::Sim(p) => Box::new(SimTarget::new(spec, p)?),
             Target::Run(c) => Box::new(CommandPoints::new(spec, c)),
         });
+        // Each what-if right after its platform's baseline.
+        if let Target::Sim(p) = t {
+            for w in &spec.what_ifs {
+                runners.push(Box::new(WhatIfTarget::new(spec, p, w.clone())?));
+            }
+        }
     }
     // Shortens each runner's trait-object lifetime to the borrow's.
     let mut refs: Vec<&mut dyn PointRunner<Error = Failure>> =
@@ -715,6 +740,7 @@ pub fn table(doc: &SweepDocument) -> String {
             }
         }
     }
+    what_if_table(&mut s, doc);
     if doc.platforms.len() > 1 {
         let _ = writeln!(s, "\nSIDE BY SIDE (where each platform turns GPU-bound)");
         for p in &doc.platforms {
@@ -736,6 +762,64 @@ pub fn table(doc: &SweepDocument) -> String {
         }
     }
     s
+}
+
+/// Each what-if series (`PLATFORM+WHATIF`) beside its baseline, point by
+/// point, and where the transition moves.
+fn what_if_table(s: &mut String, doc: &SweepDocument) {
+    let pairs: Vec<(&PlatformSweep, &PlatformSweep)> = doc
+        .platforms
+        .iter()
+        .filter_map(|w| {
+            let (base, _) = w.platform.split_once('+')?;
+            Some((doc.platforms.iter().find(|b| b.platform == base)?, w))
+        })
+        .collect();
+    if pairs.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\nWHAT-IF (simulated: the same points and seed, the program rewritten; docs/simulator.md)");
+    for (b, w) in pairs {
+        let _ = writeln!(s, "\n{} against {}", w.platform, b.platform);
+        let _ = writeln!(
+            s,
+            "{:>6} {:>10} {:>10} {:>10} {:>8} {:>13} {:>13} {:>7} {:>7}",
+            "batch", "base ms", "what-if ms", "saving ms", "speed-up", "base tput", "what-if tput", "busy %", "busy %"
+        );
+        for r in w.points.iter().filter(|r| r.status.is_ok()) {
+            let Some(o) = b.points.iter().find(|o| o.batch == r.batch && o.status.is_ok()) else { continue };
+            let _ = writeln!(
+                s,
+                "{:>6} {:>10.3} {:>10.3} {:>10.3} {:>7.2}x {:>13.1} {:>13.1} {:>7.1} {:>7.1}",
+                r.batch,
+                o.latency_ms,
+                r.latency_ms,
+                o.latency_ms - r.latency_ms,
+                if r.latency_ms > 0.0 { o.latency_ms / r.latency_ms } else { f64::NAN },
+                o.throughput,
+                r.throughput,
+                o.busy_frac.unwrap_or(0.0) * 100.0,
+                r.busy_frac.unwrap_or(0.0) * 100.0
+            );
+        }
+        if let (Some(tb), Some(tw)) = (&b.transition, &w.transition) {
+            let at = |c: &Crossing| match c {
+                Crossing::Between { batch, .. } => format!("~{batch:.1}"),
+                Crossing::AtFirst { batch } => format!("<= {batch}"),
+                Crossing::Never { largest } => format!("> {largest}"),
+                Crossing::Undefined { .. } => "-".into(),
+            };
+            let _ = writeln!(
+                s,
+                "transition: TKLQT knee {} -> {}, busy rule {} -> {}",
+                at(&tb.knee.crossing),
+                at(&tw.knee.crossing),
+                at(&tb.busy.crossing),
+                at(&tw.busy.crossing)
+            );
+        }
+        let _ = writeln!(s, "(each point's note, above, has the advisor's estimate from the baseline trace)");
+    }
 }
 
 #[cfg(test)]
@@ -775,7 +859,7 @@ mod tests {
     }
 
     use super::*;
-    use boundscope_analysis::sweep::{CSV_COLUMNS, PlatformSweep};
+    use boundscope_analysis::sweep::CSV_COLUMNS;
     use boundscope_analysis::{AnalysisSpec, WindowSpec, analyze};
 
     fn args(out: &Path) -> SweepArgs {
@@ -793,6 +877,7 @@ mod tests {
             knee_factor: 2.0,
             slo_ms: None,
             out: out.to_path_buf(),
+            what_if: Vec::new(),
             no_traces: true,
             command: Vec::new(),
             tui: false,
@@ -952,6 +1037,53 @@ mod tests {
         let e = err(&a);
         assert!(e.contains("`link.bandwidth_gbps`") && e.contains("mine.toml"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_what_if_runs_beside_its_platform_at_the_same_points() {
+        let out = tmp("whatif");
+        let mut a = args(&out);
+        a.batch = "1,64".into();
+        a.platforms = vec!["sim:h100-pcie".into()];
+        a.what_if = vec!["fuse:rmsnorm,swiglu".into(), "cuda-graphs".into()];
+        a.no_traces = false;
+        let spec = match spec_from_args(&a) {
+            Ok(s) => s,
+            Err(e) => panic!("{e:#}"),
+        };
+        assert!(ensure_writable_dir(&out.join("traces")).is_ok());
+        let doc = match run_sweep(&spec, &mut |_, _| ControlFlow::Continue(())) {
+            Ok(d) => d,
+            Err(f) => panic!("{:#}", f.error),
+        };
+        let labels: Vec<&str> = doc.platforms.iter().map(|p| p.platform.as_str()).collect();
+        assert_eq!(labels, ["sim:h100-pcie", "sim:h100-pcie+fuse:rmsnorm,swiglu", "sim:h100-pcie+cuda-graphs"]);
+        for p in &doc.platforms[1..] {
+            for (r, b) in p.points.iter().zip(&doc.platforms[0].points) {
+                assert_eq!(r.batch, b.batch);
+                assert!(r.latency_ms < b.latency_ms, "{}: {} vs {}", p.platform, r.latency_ms, b.latency_ms);
+                let note = r.note.as_deref().unwrap_or("");
+                assert!(note.contains("baseline") && note.contains("simulated saving"), "{note}");
+            }
+        }
+        assert!(out.join("traces/h100-pcie+cuda-graphs-b64.json.gz").is_file());
+        assert!(out.join("traces/h100-pcie+fuse-rmsnorm-swiglu-b1.json.gz").is_file());
+        let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap_or_default();
+        assert!(csv.lines().any(|l| l.starts_with("\"sim:h100-pcie+fuse:rmsnorm,swiglu\",64,")), "{csv}");
+        let t = table(&doc);
+        assert!(t.contains("WHAT-IF") && t.contains("sim:h100-pcie+cuda-graphs against sim:h100-pcie"), "{t}");
+        let _ = std::fs::remove_dir_all(&out);
+
+        // Bad names list the valid what-ifs; a command sweep has no program to rewrite.
+        a.what_if = vec!["fuse:nope".into()];
+        assert!(err(&a).contains("valid what-ifs"), "{}", err(&a));
+        a.platforms.clear();
+        a.workload = None;
+        a.steps = None;
+        a.warmup = None;
+        a.what_if = vec!["cuda-graphs".into()];
+        a.command = vec!["true".into(), "{batch}".into()];
+        assert!(err(&a).contains("--what-if does not apply"), "{}", err(&a));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use boundscope_analysis::sweep::{
     step_durations,
 };
 use boundscope_workloads::sweep::SimPoints;
+use boundscope_workloads::whatif::{WhatIf, WhatIfPoints};
 use boundscope_workloads::{Platform, Shape, WorkloadSpec};
 
 use super::{CommandTarget, REAL_LAUNCH_FLOOR_US, SweepSpec};
@@ -49,6 +50,47 @@ impl PointRunner for SimTarget {
         if let (PointOutcome::Ran(ran), Some(out)) = (&mut outcome, &self.export) {
             progress(Stage::Exporting);
             let rel = format!("traces/{}-b{batch}.json.gz", self.points.platform.spec.name);
+            boundscope_reports::chrome::write_chrome_trace(&ran.trace, &ran.analysis, &out.join(&rel))
+                .map_err(Failure::input)?;
+            ran.trace_file = Some(rel);
+        }
+        Ok(outcome)
+    }
+}
+
+/// A what-if beside a simulated platform (`sim:h100-pcie+cuda-graphs`),
+/// each point exported as a Chrome trace when asked.
+pub struct WhatIfTarget {
+    points: WhatIfPoints,
+    /// The output directory, when traces are written.
+    export: Option<PathBuf>,
+}
+
+impl WhatIfTarget {
+    pub fn new(spec: &SweepSpec, platform: &Platform, what_if: WhatIf) -> Result<WhatIfTarget, Failure> {
+        let Some(workload) = spec.workload else {
+            return Err(Failure::internal(anyhow!("a what-if needs a reference workload")));
+        };
+        let base = SimPoints::new(workload, spec.seq, platform.clone(), spec.sim.clone());
+        Ok(WhatIfTarget {
+            points: WhatIfPoints::new(base, what_if),
+            export: spec.write_traces.then(|| spec.out.clone()),
+        })
+    }
+}
+
+impl PointRunner for WhatIfTarget {
+    type Error = Failure;
+
+    fn series(&self) -> &SeriesInfo {
+        self.points.series()
+    }
+
+    fn run(&mut self, batch: u64, progress: &mut dyn FnMut(Stage)) -> Result<PointOutcome, Failure> {
+        let mut outcome = self.points.run(batch, progress).map_err(Failure::internal)?;
+        if let (PointOutcome::Ran(ran), Some(out)) = (&mut outcome, &self.export) {
+            progress(Stage::Exporting);
+            let rel = format!("traces/{}-b{batch}.json.gz", self.points.file_stem());
             boundscope_reports::chrome::write_chrome_trace(&ran.trace, &ran.analysis, &out.join(&rel))
                 .map_err(Failure::input)?;
             ran.trace_file = Some(rel);

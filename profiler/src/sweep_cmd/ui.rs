@@ -327,9 +327,11 @@ mod tests {
             knee_factor: 2.0,
             slo_ms: None,
             out: out.clone(),
+            what_if: Vec::new(),
             no_traces: true,
             command: Vec::new(),
             tui: true,
+            ascii: false,
         };
         let spec = match spec_from_args(&args) {
             Ok(s) => s,

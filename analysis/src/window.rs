@@ -214,13 +214,18 @@ impl WindowContext<'_> {
                 }
             }
             // Only idle time inside this window's IL counts: the gap before a
-            // step's first kernel may reach back into the previous step.
-            let gap = if il > 0 {
-                l.gap_before_ns[r].min(a.start_ns[i].saturating_sub(il_lo).max(0))
+            // step's first kernel may reach back into the previous step, and
+            // a copy that starts after the last kernel ends lies past IL's end.
+            // The exposed launch latency is the gap's tail, clipped the same way.
+            let (gap, exposed_here) = if il > 0 {
+                let s = a.start_ns[i];
+                let g = l.gap_before_ns[r];
+                let inside = |from: i64| s.min(il_hi).saturating_sub(from.max(il_lo)).max(0);
+                (inside(s.saturating_sub(g)), inside(s.saturating_sub(raw.clamp(0, g))))
             } else {
-                l.gap_before_ns[r]
+                let g = l.gap_before_ns[r];
+                (g, raw.clamp(0, g))
             };
-            let exposed_here = raw.clamp(0, gap);
             exposed = exposed.saturating_add(exposed_here);
             if l.host_wait[r] {
                 host_wait = host_wait.saturating_add(gap);
@@ -638,5 +643,41 @@ mod tests {
         assert_eq!(w.api.sum_ns, 5_000 + 4_000 + 1_000 + 2_000);
         assert_eq!(w.queue.sum_ns, 2_000 + 6_000 + 4_500 + 3_000);
         assert_eq!(w.verdict.bound, Bound::CpuBound, "{:?}", w.verdict);
+    }
+
+    #[test]
+    fn a_copy_after_the_last_kernel_adds_no_idle_past_il() {
+        // A kernel [10, 20) launched at 5, then a copy [50, 60) launched at
+        // 40 (after the kernel ended: host wait). IL ends with the kernel at
+        // 20, so the copy's gap (20..50) lies past IL and counts nothing.
+        let mut b = TraceBuilder::new("test");
+        let call = |name: &'static str, start: i64, corr: u64| ApiCallIn {
+            name,
+            pid: 1,
+            tid: 1,
+            start_ns: start,
+            end_ns: start + 2,
+            correlation: corr,
+            external_id: 0,
+        };
+        b.api_call(call("cudaLaunchKernel", 5, 1));
+        b.api_call(call("cudaMemcpyAsync", 40, 2));
+        let mut k = ActivityIn::new(ActivityKind::Kernel, "k", 0, 7, 10, 20);
+        k.correlation = 1;
+        b.gpu_activity(k);
+        let mut c = ActivityIn::new(ActivityKind::Memcpy, "Memcpy DtoH", 0, 7, 50, 60);
+        c.correlation = 2;
+        b.gpu_activity(c);
+        let t = b.finish();
+        let mut diag = boundscope_trace::Diagnostics::default();
+        let (l, _) = crate::launches::build_launch_table(&t, &mut diag);
+        let d = crate::queue::stream_depths(&t, &l);
+        let ctx = WindowContext { trace: &t, launches: &l, depths: &d, spec: WindowSpec::default() };
+        let m = ctx.metrics("w".into(), None, i64::MIN, i64::MAX);
+        assert_eq!(m.il_ns, 15);
+        assert_eq!(m.gpu_busy_ns, 10);
+        assert_eq!(m.gpu_idle_ns, 5);
+        assert!(m.launch_bound_idle_ns <= m.gpu_idle_ns, "{m:?}");
+        assert!(m.host_wait_ns <= m.gpu_idle_ns, "{m:?}");
     }
 }

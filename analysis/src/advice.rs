@@ -108,13 +108,15 @@ pub struct GraphAdvice {
     pub kernels_per_step: u64,
     /// Median exposed launch time of those steps.
     pub exposed_launch_per_step_ns: f64,
-    /// exposed launch - one graph launch: what goes if only the launches go.
+    /// The estimate: median launch-bound idle time (host wait included) less
+    /// one graph launch, since replaying a captured step removes the host's
+    /// dispatch of it along with its launches.
     pub saving_per_step_ns: f64,
     /// saving / median IL of those steps.
     pub saving_frac: f64,
-    /// Median launch-bound idle time (host wait included) - one graph launch:
-    /// what goes if the host's dispatch of the captured step disappears too.
-    pub upper_bound_per_step_ns: f64,
+    /// Exposed launch time less one graph launch: what goes if only the
+    /// launch latency goes and the host's dispatch work stays.
+    pub lower_bound_per_step_ns: f64,
     /// One sentence: what the estimate assumes and which steps qualify.
     pub basis: String,
     /// What could keep a graph from paying off as estimated.
@@ -831,19 +833,19 @@ fn graph_advice(
     };
     let g = spec.graph_launch_ns as f64;
     let exposed = med(&|w| w.exposed_launch_ns as f64);
-    let saving = (exposed - g).max(0.0);
-    let upper = (med(&|w| w.launch_bound_idle_ns as f64) - g).max(saving);
+    let lower = (exposed - g).max(0.0);
+    let saving = (med(&|w| w.launch_bound_idle_ns as f64) - g).max(lower);
     let il = med(&|w| w.il_ns as f64);
     let (first, last) = (run[0].step.unwrap_or(0), run[run.len() - 1].step.unwrap_or(0));
     let basis = format!(
         "assumes the host dispatch of the captured step (framework ops and launch calls) disappears and one graph \
-         launch ({}) remains: the step shrinks by its launch-bound idle time less that launch, {} per step at most; \
-         if only the launch latency goes, by the exposed launch time less one graph launch, {}. Steps {first}..{last} \
+         launch ({}) remains: the step shrinks by its launch-bound idle time less that launch, {} per step; \
+         if only the launch latency went, by the exposed launch time less one graph launch, {}. Steps {first}..{last} \
          qualify: consecutive, CPU-bound, the same {} kernels with the same grid sizes, no host sync between the \
          first and last launch",
         fmt_us(g),
-        fmt_us(upper),
         fmt_us(saving),
+        fmt_us(lower),
         info[i].kernels
     );
     let mut caveats = reasons;
@@ -866,7 +868,7 @@ fn graph_advice(
         exposed_launch_per_step_ns: exposed,
         saving_per_step_ns: saving,
         saving_frac: if il > 0.0 { saving / il } else { 0.0 },
-        upper_bound_per_step_ns: upper,
+        lower_bound_per_step_ns: lower,
         basis,
         caveats,
     })
@@ -1118,13 +1120,12 @@ mod tests {
         let exposed: Vec<i64> = windows.iter().map(|w| w.exposed_launch_ns).collect();
         assert_eq!(exposed[..3], [14_000, 21_000, 21_000]);
         assert_eq!(g.exposed_launch_per_step_ns, 21_000.0);
-        assert_eq!(g.saving_per_step_ns, 18_500.0);
-        // IL: step start to C's end, 29 us.
-        assert_eq!(g.saving_frac, 18_500.0 / 29_000.0);
-        // Upper bound: every gap is host wait (each call starts after the GPU
-        // went idle): 9 + 9 us in step 0, 8 + 9 + 9 us after; median 26 us,
-        // less one graph launch.
-        assert_eq!(g.upper_bound_per_step_ns, 23_500.0);
+        assert_eq!(g.lower_bound_per_step_ns, 18_500.0);
+        // The estimate: every gap is host wait (each call starts after the
+        // GPU went idle): 9 + 9 us in step 0, 8 + 9 + 9 us after; median
+        // 26 us, less one graph launch. IL: step start to C's end, 29 us.
+        assert_eq!(g.saving_per_step_ns, 23_500.0);
+        assert_eq!(g.saving_frac, 23_500.0 / 29_000.0);
         assert!(g.basis.starts_with("assumes the host dispatch of the captured step"), "{}", g.basis);
         assert!(g.basis.contains("Steps 0..2 qualify"), "{}", g.basis);
         // Step 3 differs: named as dynamic shapes or control flow.

@@ -193,14 +193,15 @@ pub(crate) fn graph_internal_sentence(w: &WindowMetrics) -> Option<String> {
 pub(crate) fn cuda_graph_sentence(g: &GraphAdvice) -> String {
     format!(
         "steps {}..{} launch the same {} kernels while CPU-bound; capturing a step saves ~{} per step ({} of IL; \
-         exposed launch {} minus one graph launch), up to {} if the host's dispatch work goes too",
+         its host dispatch and launches go, one graph launch stays), at least {} (exposed launch {} minus one \
+         graph launch) if the host's dispatch work stayed",
         g.steps.first().copied().unwrap_or(0),
         g.steps.last().copied().unwrap_or(0),
         g.kernels_per_step,
         fmt_ns(g.saving_per_step_ns),
         fmt_pct(Some(g.saving_frac)),
-        fmt_ns(g.exposed_launch_per_step_ns),
-        fmt_ns(g.upper_bound_per_step_ns)
+        fmt_ns(g.lower_bound_per_step_ns),
+        fmt_ns(g.exposed_launch_per_step_ns)
     )
 }
 

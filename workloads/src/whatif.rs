@@ -650,7 +650,7 @@ pub fn advisor_estimate(what_if: &WhatIf, advice: &Advice, steps: usize) -> Opti
             sum(&|c| suggestion_pattern(&c.pattern).is_some_and(|p| ps.contains(&p))).map(|s| (s, None))
         }
         WhatIf::CudaGraphs => {
-            advice.cuda_graphs.as_ref().map(|g| (g.saving_per_step_ns, Some(g.upper_bound_per_step_ns)))
+            advice.cuda_graphs.as_ref().map(|g| (g.saving_per_step_ns, Some(g.lower_bound_per_step_ns)))
         }
     }
 }
@@ -752,7 +752,7 @@ impl PointRunner for WhatIfPoints {
         match estimate {
             Some((e, None)) => note.push_str(&format!(", advisor's estimate (baseline trace) {:.3} ms/step", e / 1e6)),
             Some((e, Some(u))) => note.push_str(&format!(
-                ", advisor's estimate (baseline trace) {:.3} ms/step, upper bound {:.3}",
+                ", advisor's estimate (baseline trace) {:.3} ms/step, at least {:.3}",
                 e / 1e6,
                 u / 1e6
             )),

@@ -45,10 +45,9 @@ pub(crate) fn render(app: &App, frame: &mut Frame, area: Rect, ctx: Ctx) {
                 Span::raw("  saves "),
                 Span::styled(format!("{} per step", style::ns(g.saving_per_step_ns)), theme.good()),
                 Span::raw(format!(
-                    " ({} of the step; exposed launch {} less one graph launch), up to {} if host dispatch goes too",
+                    " ({} of the step: its host dispatch and launches go), at least {} if only the launch latency went",
                     style::pct(Some(g.saving_frac)),
-                    style::ns(g.exposed_launch_per_step_ns),
-                    style::ns(g.upper_bound_per_step_ns)
+                    style::ns(g.lower_bound_per_step_ns)
                 )),
             ]));
             lines.push(Line::from(vec![Span::styled("  basis ", theme.dim()), Span::raw(g.basis.clone())]));

@@ -70,7 +70,7 @@ const RUNNER: &str = include_str!("../../workloads/python/run_workload.py");
 /// Null-kernel launch latency assumed for a real GPU whose platform is not known (us).
 const REAL_LAUNCH_FLOOR_US: f64 = 2.5;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SweepArgs {
     /// Workload as MODEL:PHASE: llama-3.2-1b, gpt2 or bert-base with prefill, decode or train
     /// [default: llama-3.2-1b:decode].
@@ -138,6 +138,66 @@ pub struct SweepArgs {
     /// With --tui: draw with plain ASCII characters (no braille).
     #[arg(long, requires = "tui")]
     pub ascii: bool,
+    /// A published study's setup, swept workload by workload into OUT/<workload>/: ispass25
+    /// (BERT-base at sequence 128 and Llama-3.2-1B prefill at 128, batch 1..64, on sim:a100-sxm,
+    /// sim:h100-pcie and sim:gh200), with every transition at the grid's resolution at the end.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["workload", "platforms", "platform_files", "seq", "command"])]
+    pub preset: Option<String>,
+}
+
+/// A published setup: its workloads (with their sequence lengths), batches and platforms.
+struct Preset {
+    name: &'static str,
+    about: &'static str,
+    workloads: &'static [(&'static str, u64)],
+    batch: &'static str,
+    platforms: &'static [&'static str],
+}
+
+/// The presets `--preset` knows. ispass25: the study of METRICS.md (Vellaisamy
+/// et al., ISPASS 2025): its encoder model at sequence 128 and Llama-3.2-1B
+/// prefill, batch 1..64, on its three machines; its XLM-RoBERTa-base is not a
+/// reference workload here.
+const PRESETS: &[Preset] = &[Preset {
+    name: "ispass25",
+    about: "BERT-base (seq 128) and Llama-3.2-1B prefill (seq 128), batch 1..64, on sim:a100-sxm, sim:h100-pcie, \
+            sim:gh200 (the study's XLM-RoBERTa-base is not a reference workload)",
+    workloads: &[("bert-base:prefill", 128), ("llama-3.2-1b:prefill", 128)],
+    batch: "1..64",
+    platforms: &["sim:a100-sxm", "sim:h100-pcie", "sim:gh200"],
+}];
+
+/// Runs every sweep of a preset, then prints the transitions side by side.
+fn run_preset(args: &SweepArgs, name: &str) -> Result<(), Failure> {
+    let Some(p) = PRESETS.iter().find(|p| p.name.eq_ignore_ascii_case(name)) else {
+        let known: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
+        return Err(Failure::input(anyhow!("unknown preset '{name}'; presets: {}", known.join(", "))));
+    };
+    eprintln!("boundscope: preset {}: {}", p.name, p.about);
+    let mut summary =
+        format!("\nPRESET {}: transitions at the batch grid's resolution (TKLQT knee / busy rule)\n", p.name);
+    for &(workload, seq) in p.workloads {
+        let mut a = args.clone();
+        a.preset = None;
+        a.workload = Some(workload.to_string());
+        a.seq = Some(seq);
+        a.batch = p.batch.to_string();
+        a.platforms = p.platforms.iter().map(|s| s.to_string()).collect();
+        a.out = args.out.join(workload.replace(':', "-"));
+        let doc = run_one(&a)?;
+        let _ = writeln!(summary, "  {workload} (seq {seq})");
+        for ps in &doc.platforms {
+            let Some(t) = &ps.transition else { continue };
+            let _ = writeln!(
+                summary,
+                "    {:<16} knee {:>8}   busy {:>8}",
+                ps.platform,
+                t.knee.crossing.grid(),
+                t.busy.crossing.grid()
+            );
+        }
+    }
+    std::io::stdout().lock().write_all(summary.as_bytes()).context("writing to stdout").map_err(Failure::input)
 }
 
 /// What a point runs on.
@@ -179,6 +239,14 @@ pub struct SweepSpec {
 }
 
 pub fn run(args: &SweepArgs) -> Result<(), Failure> {
+    match &args.preset {
+        Some(name) => run_preset(args, name),
+        None => run_one(args).map(|_| ()),
+    }
+}
+
+/// One sweep: runs it, prints the table, returns its document.
+fn run_one(args: &SweepArgs) -> Result<SweepDocument, Failure> {
     let spec = spec_from_args(args).map_err(Failure::input)?;
     if args.tui && !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         return Err(Failure::input(anyhow!(
@@ -239,7 +307,7 @@ pub fn run(args: &SweepArgs) -> Result<(), Failure> {
         }
         return Err(Failure::input(anyhow!(why)));
     }
-    Ok(())
+    Ok(doc)
 }
 
 /// The error of a sweep in which no point succeeded, `None` if one did. It
@@ -745,12 +813,7 @@ pub fn table(doc: &SweepDocument) -> String {
         let _ = writeln!(s, "\nSIDE BY SIDE (where each platform turns GPU-bound)");
         for p in &doc.platforms {
             let Some(t) = &p.transition else { continue };
-            let at = |c: &Crossing| match c {
-                Crossing::Between { batch, .. } => format!("~{batch:.1}"),
-                Crossing::AtFirst { batch } => format!("<= {batch}"),
-                Crossing::Never { largest } => format!("> {largest}"),
-                Crossing::Undefined { .. } => "-".into(),
-            };
+            let at = Crossing::grid;
             let _ = writeln!(
                 s,
                 "  {:<18} knee {:>8}   busy {:>8}   {}",
@@ -803,12 +866,7 @@ fn what_if_table(s: &mut String, doc: &SweepDocument) {
             );
         }
         if let (Some(tb), Some(tw)) = (&b.transition, &w.transition) {
-            let at = |c: &Crossing| match c {
-                Crossing::Between { batch, .. } => format!("~{batch:.1}"),
-                Crossing::AtFirst { batch } => format!("<= {batch}"),
-                Crossing::Never { largest } => format!("> {largest}"),
-                Crossing::Undefined { .. } => "-".into(),
-            };
+            let at = Crossing::grid;
             let _ = writeln!(
                 s,
                 "transition: TKLQT knee {} -> {}, busy rule {} -> {}",
@@ -882,6 +940,7 @@ mod tests {
             command: Vec::new(),
             tui: false,
             ascii: false,
+            preset: None,
         }
     }
 

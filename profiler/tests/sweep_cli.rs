@@ -112,3 +112,28 @@ fn the_tui_needs_a_terminal() {
     assert!(!out.join("sweep.json").exists());
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn the_ispass25_preset_prints_transitions_at_grid_resolution() {
+    let out = temp_dir("sweep", "preset");
+    let o = boundscope(&["sweep", "--preset", "ispass25", "--no-traces", "--out", s(&out)]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    let block = stdout.split("PRESET ispass25").nth(1).expect("the preset summary");
+    let rows: Vec<&str> = block.lines().filter(|l| l.trim_start().starts_with("sim:")).collect();
+    assert_eq!(rows.len(), 6, "{block}");
+    for r in rows {
+        // "knee 8-16   busy 16-32": a grid interval, a bound, never an interpolated "~22".
+        assert!(!r.contains('~'), "{r}");
+        assert!(r.contains("knee") && r.contains("busy"), "{r}");
+    }
+    for w in ["bert-base-prefill", "llama-3.2-1b-prefill"] {
+        assert!(out.join(w).join("sweep.json").is_file(), "{w}");
+    }
+    // A preset fixes the workload and platforms.
+    let o = boundscope(&["sweep", "--preset", "ispass25", "--workload", "gpt2:decode"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = boundscope(&["sweep", "--preset", "nope", "--out", s(&out)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("unknown preset 'nope'; presets: ispass25"), "{}", text(&o.stderr));
+}

@@ -92,6 +92,19 @@ impl Crossing {
         }
     }
 
+    /// The crossing at the resolution of the batch grid: "16-32" (between two
+    /// tried batches), "<= 1" (at the smallest), "> 256" (never up to the
+    /// largest), "-" (undefined). A transition between 16 and 32 is "16-32",
+    /// not an interpolated "~22" that the grid cannot tell apart.
+    pub fn grid(&self) -> String {
+        match self {
+            Crossing::Between { lower, upper, .. } => format!("{lower}-{upper}"),
+            Crossing::AtFirst { batch } => format!("<= {batch}"),
+            Crossing::Never { largest } => format!("> {largest}"),
+            Crossing::Undefined { .. } => "-".into(),
+        }
+    }
+
     /// "~36 (between 32 and 64)", "at or below 1", "never (up to 256)".
     pub fn describe(&self) -> String {
         match self {
@@ -559,5 +572,13 @@ mod tests {
         let json = serde_json::to_string(&r).unwrap_or_default();
         let back: Result<Transition, _> = serde_json::from_str(&json);
         assert_eq!(back.ok(), Some(r));
+    }
+
+    #[test]
+    fn crossings_at_grid_resolution() {
+        assert_eq!(Crossing::Between { batch: 22.6, lower: 16, upper: 32 }.grid(), "16-32");
+        assert_eq!(Crossing::AtFirst { batch: 1 }.grid(), "<= 1");
+        assert_eq!(Crossing::Never { largest: 256 }.grid(), "> 256");
+        assert_eq!(Crossing::Undefined { reason: "x".into() }.grid(), "-");
     }
 }

@@ -332,6 +332,7 @@ mod tests {
             command: Vec::new(),
             tui: true,
             ascii: false,
+            preset: None,
         };
         let spec = match spec_from_args(&args) {
             Ok(s) => s,

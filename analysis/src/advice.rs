@@ -399,6 +399,19 @@ fn fusion_candidates(
         let k = starts.partition_point(|w| w.0 <= t).checked_sub(1)?;
         (t < starts[k].1).then_some(starts[k].2)
     };
+    // Gradient accumulation nodes stay after a fusion (they belong to the
+    // parameters, not to the chain): host time they take between the chain's
+    // ops is not removed.
+    let accumulate: Vec<bool> = h.name.iter().map(|&n| trace.str(n).contains("AccumulateGrad")).collect();
+    let staying_between = |thread: boundscope_trace::ThreadIdx, from: i64, to: i64| -> i64 {
+        let lo = h.start_ns.partition_point(|&x| x < from);
+        let hi = h.start_ns.partition_point(|&x| x < to);
+        (lo..hi)
+            .filter(|&i| accumulate[i] && h.thread[i] == thread)
+            .map(|i| h.end_ns[i].min(to) - h.start_ns[i])
+            .sum::<i64>()
+            .max(0)
+    };
     let measure = |p: usize, len: usize| -> Occ {
         let rs = &rows[p..p + len];
         let act = |r: u32| l.activity[r as usize] as usize;
@@ -440,7 +453,11 @@ fn fusion_candidates(
                 Some(q) if whole(q) => {
                     ops_removed += 1;
                     let (s, e) = (h.start_ns[q as usize], h.end_ns[q as usize]);
-                    if same_thread && prev_end <= s { e - prev_end } else { e - s }
+                    if same_thread && prev_end <= s {
+                        e - prev_end - staying_between(api.thread[c], prev_end, s)
+                    } else {
+                        e - s
+                    }
                 }
                 Some(_) => api.end_ns[c] - api.start_ns[c],
                 None if same_thread && prev_end <= api.start_ns[c] => api.end_ns[c] - prev_end,
@@ -1272,6 +1289,66 @@ mod tests {
             "{:?}",
             g.caveats
         );
+    }
+
+    #[test]
+    fn gradient_accumulation_between_chain_ops_is_not_removed() {
+        // Per step: aten::add launches A, an AccumulateGrad node runs 10 us,
+        // then aten::mul launches B. Fusing A and B removes mul's dispatch and
+        // the host time since add, but not the accumulation node, which stays.
+        let mut b = TraceBuilder::new("test");
+        let mut corr = 1;
+        for n in 0..3i64 {
+            let base = n * 200_000;
+            b.host_op(HostOpIn {
+                kind: HostOpKind::Annotation,
+                name: &format!("ProfilerStep#{n}"),
+                pid: 1,
+                tid: 1,
+                start_ns: base,
+                end_ns: base + 190_000,
+                external_id: 0,
+            });
+            b.host_op(HostOpIn {
+                kind: HostOpKind::Operator,
+                name: "torch::autograd::AccumulateGrad",
+                pid: 1,
+                tid: 1,
+                start_ns: base + 7_000,
+                end_ns: base + 17_000,
+                external_id: 0,
+            });
+            for (k, (op, at)) in [("aten::add", 0i64), ("aten::mul", 20_000)].into_iter().enumerate() {
+                let l = base + at;
+                b.host_op(HostOpIn {
+                    kind: HostOpKind::Operator,
+                    name: op,
+                    pid: 1,
+                    tid: 1,
+                    start_ns: l,
+                    end_ns: l + 6_000,
+                    external_id: corr,
+                });
+                b.api_call(ApiCallIn {
+                    name: "cudaLaunchKernel",
+                    pid: 1,
+                    tid: 1,
+                    start_ns: l + 1_000,
+                    end_ns: l + 5_000,
+                    correlation: corr,
+                    external_id: corr,
+                });
+                let kn = kname(["A", "B"][k]);
+                let mut a = ActivityIn::new(ActivityKind::Kernel, &kn, 0, 7, l + 7_000, l + 8_000);
+                a.correlation = corr;
+                b.gpu_activity(a);
+                corr += 1;
+            }
+        }
+        let (_, advice) = run(&b.finish());
+        let c = advice.fusion.first().expect("the A -> B chain");
+        // mul's op ends at 26 us, add's at 6 us: 20 us, less the 10 us node.
+        assert_eq!(c.host_removed_per_occurrence_ns, 10_000.0, "{c:?}");
     }
 
     #[test]

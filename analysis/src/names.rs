@@ -1,7 +1,44 @@
-//! Kernel names for people: the short label of a (templated, mangled-looking)
-//! kernel name, and the advice's label, which names PyTorch's generic
-//! elementwise and reduce wrappers by the operation inside them. Shared by
-//! the text and Markdown reports and the terminal UI.
+//! Names and figures for people: the short label of a (templated,
+//! mangled-looking) kernel name, the advice's label, which names PyTorch's
+//! generic elementwise and reduce wrappers by the operation inside them, and
+//! durations, shares and sizes with readable units. Shared by the text and
+//! Markdown reports and the terminal UI, so both print the same figure alike.
+
+/// Nanoseconds with a readable unit: 850 ns, 12.3 us, 4.56 ms, 1.234 s; "-"
+/// when not finite.
+pub fn fmt_ns(ns: f64) -> String {
+    let a = ns.abs();
+    if !ns.is_finite() {
+        "-".into()
+    } else if a < 1_000.0 {
+        format!("{ns:.0} ns")
+    } else if a < 1_000_000.0 {
+        format!("{:.1} us", ns / 1e3)
+    } else if a < 1_000_000_000.0 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.3} s", ns / 1e9)
+    }
+}
+
+/// A fraction as a percentage with one decimal, "-" when absent or not finite.
+pub fn fmt_pct(frac: Option<f64>) -> String {
+    frac.filter(|f| f.is_finite()).map_or("-".to_string(), |f| format!("{:.1}%", f * 100.0))
+}
+
+/// Bytes in decimal units: 950 B, 12.3 kB, 4.5 MB, 1.23 GB.
+pub fn fmt_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b < 1e3 {
+        format!("{b:.0} B")
+    } else if b < 1e6 {
+        format!("{:.1} kB", b / 1e3)
+    } else if b < 1e9 {
+        format!("{:.1} MB", b / 1e6)
+    } else {
+        format!("{:.2} GB", b / 1e9)
+    }
+}
 
 /// Shortens a (templated) kernel name to `max` characters.
 pub fn short_name(name: &str, max: usize) -> String {

@@ -6,38 +6,7 @@ use std::fmt::Write;
 use boundscope_analysis::advice::{FusionCandidate, GraphAdvice};
 use boundscope_analysis::{StepMedian, TraceReport, WindowMetrics};
 
-pub use boundscope_analysis::names::{advice_kernel_label, kernel_label, short_name};
-
-/// Formats nanoseconds with a readable unit (ns, us, ms, s).
-pub fn fmt_ns(ns: f64) -> String {
-    let a = ns.abs();
-    if a < 1_000.0 {
-        format!("{ns:.0} ns")
-    } else if a < 1_000_000.0 {
-        format!("{:.1} us", ns / 1e3)
-    } else if a < 1_000_000_000.0 {
-        format!("{:.2} ms", ns / 1e6)
-    } else {
-        format!("{:.3} s", ns / 1e9)
-    }
-}
-
-pub fn fmt_pct(frac: Option<f64>) -> String {
-    frac.map_or("-".to_string(), |f| format!("{:.1}%", f * 100.0))
-}
-
-pub fn fmt_bytes(b: u64) -> String {
-    let b = b as f64;
-    if b < 1e3 {
-        format!("{b:.0} B")
-    } else if b < 1e6 {
-        format!("{:.1} kB", b / 1e3)
-    } else if b < 1e9 {
-        format!("{:.1} MB", b / 1e6)
-    } else {
-        format!("{:.2} GB", b / 1e9)
-    }
-}
+pub use boundscope_analysis::names::{advice_kernel_label, fmt_bytes, fmt_ns, fmt_pct, kernel_label, short_name};
 
 /// A table with a header row; the first column is left-aligned, the others right-aligned.
 #[derive(Debug, Default)]

@@ -2,6 +2,7 @@
 //! false) every style keeps its modifiers (bold, reversed) and drops its
 //! colors, so verdicts and warnings still stand out on a monochrome terminal.
 
+use boundscope_analysis::names;
 use boundscope_analysis::window::Bound;
 use ratatui::style::{Color, Modifier, Style};
 
@@ -84,20 +85,9 @@ impl Theme {
     }
 }
 
-/// Like `analyze`'s tables: 850 ns, 12.3 us, 4.56 ms, 1.234 s.
+/// Like `analyze`'s tables (the same formatting): 850 ns, 12.3 us, 4.56 ms, 1.234 s.
 pub fn ns(ns: f64) -> String {
-    let a = ns.abs();
-    if !ns.is_finite() {
-        "-".into()
-    } else if a < 1_000.0 {
-        format!("{ns:.0} ns")
-    } else if a < 1_000_000.0 {
-        format!("{:.1} us", ns / 1e3)
-    } else if a < 1_000_000_000.0 {
-        format!("{:.2} ms", ns / 1e6)
-    } else {
-        format!("{:.3} s", ns / 1e9)
-    }
+    names::fmt_ns(ns)
 }
 
 pub fn ns_i(v: i64) -> String {
@@ -105,7 +95,7 @@ pub fn ns_i(v: i64) -> String {
 }
 
 pub fn pct(frac: Option<f64>) -> String {
-    frac.filter(|f| f.is_finite()).map_or("-".to_string(), |f| format!("{:.1}%", f * 100.0))
+    names::fmt_pct(frac)
 }
 
 /// 950, 12.3k, 4.56M.
@@ -125,16 +115,7 @@ pub fn count(v: f64) -> String {
 }
 
 pub fn bytes(b: u64) -> String {
-    let v = b as f64;
-    if v < 1e3 {
-        format!("{v:.0} B")
-    } else if v < 1e6 {
-        format!("{:.1} kB", v / 1e3)
-    } else if v < 1e9 {
-        format!("{:.1} MB", v / 1e6)
-    } else {
-        format!("{:.2} GB", v / 1e9)
-    }
+    names::fmt_bytes(b)
 }
 
 /// Seconds since the origin: "t+12.50s".

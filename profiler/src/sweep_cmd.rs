@@ -138,7 +138,7 @@ pub struct SweepArgs {
     /// With --tui: draw with plain ASCII characters (no braille).
     #[arg(long, requires = "tui")]
     pub ascii: bool,
-    /// A published study's setup, swept workload by workload into OUT/<workload>/: ispass25
+    /// A published study's setup, swept workload by workload into OUT/MODEL-PHASE/: ispass25
     /// (BERT-base at sequence 128 and Llama-3.2-1B prefill at 128, batch 1..64, on sim:a100-sxm,
     /// sim:h100-pcie and sim:gh200), with every transition at the grid's resolution at the end.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["workload", "platforms", "platform_files", "seq", "command"])]

@@ -443,7 +443,8 @@ fn drop_duplicate_activities(t: &mut Trace) {
     }
     let Some(k) = first else { return };
     let message = format!(
-        "{} '{}' on device {} stream {} (correlation {}, start {} ns) appears more than once; each duplicate is          counted once (was the trace merged with itself?)",
+        "{} '{}' on device {} stream {} (correlation {}, start {} ns) appears more than once; each \
+         duplicate is counted once (was the trace merged with itself?)",
         a.kind[k].as_str(),
         short(t.str(a.name[k])),
         a.device[k],

@@ -204,12 +204,25 @@ impl Issuers {
             }
             roots.insert(t, rs);
         }
+        // Only the External ids that launch calls carry are looked up: index
+        // those (a training trace has millions of ops, a fraction of which launch).
         let mut by_ext: FxHashMap<u64, u32> = FxHashMap::default();
-        for i in 0..h.len() {
-            if h.kind[i] == HostOpKind::Operator && h.external_id[i] != 0 {
-                by_ext.entry(h.external_id[i]).or_insert(root[i]);
+        for r in 0..l.len() {
+            let x = api.external_id[l.api[r] as usize];
+            if x != 0 && !l.graph_internal[r] {
+                by_ext.insert(x, u32::MAX);
             }
         }
+        for i in 0..h.len() {
+            if h.kind[i] == HostOpKind::Operator
+                && h.external_id[i] != 0
+                && let Some(slot) = by_ext.get_mut(&h.external_id[i])
+                && *slot == u32::MAX
+            {
+                *slot = root[i];
+            }
+        }
+        by_ext.retain(|_, v| *v != u32::MAX);
         let mut op = Vec::with_capacity(l.len());
         let mut launches: FxHashMap<u32, u32> = FxHashMap::default();
         for r in 0..l.len() {
@@ -352,32 +365,37 @@ fn fusion_candidates(
     let mut index_of: FxHashMap<u32, usize> = FxHashMap::default();
     let mut dominated: Vec<bool> = Vec::new();
     for len in 2..=spec.max_chain.max(2) {
-        let mut groups: FxHashMap<u32, (u32, Vec<u32>)> = FxHashMap::default();
+        // Grouped by (prefix key, next name); only the chains kept get a key
+        // of their own, so memory follows the chains that hold, not every
+        // position's one-off extension.
+        let mut groups: FxHashMap<(u32, u32), Vec<u32>> = FxHashMap::default();
         for &(p, k) in &cur {
             let q = p as usize + len - 1;
             if q >= seg_end[p as usize] as usize || !can_extend(classes[p as usize], classes[q]) {
                 continue;
             }
-            let next = intern.len() as u32;
-            let nk = *intern.entry((k, names[q])).or_insert(next);
-            groups.entry(nk).or_insert_with(|| (k, Vec::new())).1.push(p);
+            groups.entry((k, names[q])).or_default().push(p);
         }
-        let mut groups: Vec<(u32, (u32, Vec<u32>))> = groups.into_iter().collect();
-        groups.sort_by_key(|g| g.1.1[0]);
+        let mut groups: Vec<((u32, u32), Vec<u32>)> = groups.into_iter().collect();
+        groups.sort_by_key(|g| g.1[0]);
         let mut next = Vec::new();
-        for (nk, (parent, ps)) in groups {
+        for ((parent, last), ps) in groups {
             let p0 = ps[0] as usize;
             let s = stream_of(rows[p0]);
             let head = heads.get(&(s, names[p0])).copied().unwrap_or(1);
             if ps.len() < 2 || (ps.len() as f64 / head as f64) < spec.min_ps {
                 continue;
             }
+            let next_key = intern.len() as u32;
+            let nk = *intern.entry((parent, last)).or_insert(next_key);
             // A chain whose one-longer extension occurs exactly as often is
             // never better than that extension: drop it.
             if let Some(&pi) = index_of.get(&parent)
                 && count_of.get(&parent) == Some(&ps.len())
             {
                 dominated[pi] = true;
+                // A dominated chain is never measured: free its positions.
+                found[pi].3 = Vec::new();
             }
             count_of.insert(nk, ps.len());
             index_of.insert(nk, found.len());

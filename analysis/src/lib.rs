@@ -181,23 +181,7 @@ pub fn analyze(trace: &Trace, source: &str, spec: &AnalysisSpec) -> PolarsResult
         .map(|s| ctx.metrics(format!("step {}", s.number), Some(s.number), s.start_ns, s.end_ns))
         .collect();
     let step_median = step_median(&steps);
-    let headline = match &step_median {
-        Some(m) => {
-            let (bound, n) = [
-                (Bound::CpuBound, m.cpu_bound_steps),
-                (Bound::GpuBound, m.gpu_bound_steps),
-                (Bound::Transitional, m.transitional_steps),
-            ]
-            .into_iter()
-            .fold((Bound::NoGpuWork, 0), |best, c| if c.1 > best.1 { c } else { best });
-            if n == 0 {
-                Headline { bound: trace_window.verdict.bound, basis: "whole trace, no step has GPU work".into() }
-            } else {
-                Headline { bound, basis: format!("{n} of {} steps", m.steps) }
-            }
-        }
-        None => Headline { bound: trace_window.verdict.bound, basis: "whole trace, no steps".into() },
-    };
+    let headline = headline(step_median.as_ref(), &trace_window);
 
     let a = &trace.activities;
     if unmatched.total() > 0 {
@@ -274,6 +258,28 @@ pub fn trace_bounds(trace: &Trace) -> (i64, i64) {
     let start = firsts.into_iter().flatten().copied().min().unwrap_or(0);
     let end = ends.into_iter().flatten().copied().max().unwrap_or(start);
     (start, end)
+}
+
+/// The verdict to lead with: the majority over the steps (ties: CPU-bound,
+/// then GPU-bound), else the whole trace's.
+pub fn headline(step_median: Option<&StepMedian>, trace_window: &WindowMetrics) -> Headline {
+    match step_median {
+        Some(m) => {
+            let (bound, n) = [
+                (Bound::CpuBound, m.cpu_bound_steps),
+                (Bound::GpuBound, m.gpu_bound_steps),
+                (Bound::Transitional, m.transitional_steps),
+            ]
+            .into_iter()
+            .fold((Bound::NoGpuWork, 0), |best, c| if c.1 > best.1 { c } else { best });
+            if n == 0 {
+                Headline { bound: trace_window.verdict.bound, basis: "whole trace, no step has GPU work".into() }
+            } else {
+                Headline { bound, basis: format!("{n} of {} steps", m.steps) }
+            }
+        }
+        None => Headline { bound: trace_window.verdict.bound, basis: "whole trace, no steps".into() },
+    }
 }
 
 /// Medians of the window metrics over `steps`; None when there are none.

@@ -236,6 +236,9 @@ pub struct SweepSpec {
     pub transition: TransitionSpec,
     pub out: PathBuf,
     pub write_traces: bool,
+    /// Simulated points run a few steps at a time and keep only per-step
+    /// figures (no trace is exported or replayed).
+    pub stream_points: bool,
 }
 
 pub fn run(args: &SweepArgs) -> Result<(), Failure> {
@@ -407,6 +410,7 @@ pub fn spec_from_args(args: &SweepArgs) -> anyhow::Result<SweepSpec> {
             transition,
             out: args.out.clone(),
             write_traces: false,
+            stream_points: false,
         });
     }
 
@@ -438,6 +442,7 @@ pub fn spec_from_args(args: &SweepArgs) -> anyhow::Result<SweepSpec> {
         transition,
         out: args.out.clone(),
         write_traces: !args.no_traces,
+        stream_points: args.no_traces && !args.tui,
     })
 }
 

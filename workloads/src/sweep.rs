@@ -5,12 +5,15 @@
 //! platform cannot hold (the memory model) or cannot simulate is a failed
 //! point, and the sweep goes on.
 
-use boundscope_analysis::analyze;
+use std::borrow::Cow;
+
 use boundscope_analysis::sweep::{
     FailedPoint, PointOutcome, PointRunner, PointStatus, RanPoint, SeriesInfo, Stage, point_analysis_spec,
 };
+use boundscope_analysis::{analyze, headline, step_median};
 
-use crate::{Platform, PointError, Shape, SimSpec, WorkloadSpec, run_point};
+use crate::sim::Simulation;
+use crate::{Platform, PointError, Shape, SimSpec, WorkloadSpec, lower, run_point};
 
 /// The points of one workload on one simulated platform.
 #[derive(Debug, Clone)]
@@ -22,7 +25,15 @@ pub struct SimPoints {
     pub platform: Platform,
     /// Warm-up and measured steps, seed, jitter, dtype (its `trace_name` is set per point).
     pub sim: SimSpec,
+    /// Simulate and analyze a point a few steps at a time, keeping only the
+    /// per-step figures (memory bounded by a few steps, not by `--steps`);
+    /// the point's trace is then only its last steps, so a caller that
+    /// exports or replays the trace leaves this off.
+    pub stream: bool,
 }
+
+/// Steps simulated and analyzed at once when a point streams.
+const STREAM_STEPS: u32 = 16;
 
 /// The analysis of a simulated trace failed: a defect, not a property of the point.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +52,7 @@ impl SimPoints {
             origin: platform.origin.clone(),
             simulated: true,
         };
-        SimPoints { info, workload, seq, platform, sim }
+        SimPoints { info, workload, seq, platform, sim, stream: false }
     }
 
     /// The platform's null-kernel launch latency: queue times are judged against it.
@@ -65,6 +76,9 @@ impl PointRunner for SimPoints {
             ..self.sim.clone()
         };
         progress(Stage::Simulating);
+        if self.stream {
+            return self.run_streamed(batch, &sim, progress);
+        }
         let run = match run_point(w, shape, &self.platform, &sim) {
             Ok(r) => r,
             Err(e) => {
@@ -95,10 +109,101 @@ impl PointRunner for SimPoints {
     }
 }
 
+impl SimPoints {
+    /// [`PointRunner::run`] a few steps at a time: warm-up steps leave no
+    /// events, each batch of steps is analyzed and dropped, and the point's
+    /// medians and verdict are taken over every measured step's figures.
+    fn run_streamed(
+        &self,
+        batch: u64,
+        sim: &SimSpec,
+        progress: &mut dyn FnMut(Stage),
+    ) -> Result<PointOutcome, SimPointError> {
+        let (w, id) = (&self.workload, self.platform.id());
+        let shape = Shape { batch, seq: self.seq };
+        let failed = |status: PointStatus, error: String| {
+            Ok(PointOutcome::Failed(FailedPoint { status, error, trace_file: None }))
+        };
+        let need = w.memory_estimate(shape);
+        if need.total() > self.platform.usable_memory_bytes() {
+            let e = PointError::OutOfMemory {
+                need_gib: need.total() as f64 / GIB,
+                have_gib: self.platform.usable_memory_bytes() as f64 / GIB,
+                platform: id,
+            };
+            return failed(PointStatus::OutOfMemory, e.to_string());
+        }
+        let program = match lower(w, shape, self.platform.gemm_kernel(sim.dtype)) {
+            Ok(p) => p,
+            Err(e) => return failed(PointStatus::Failed, e.to_string()),
+        };
+        let source = format!("{id} b{batch}");
+        let err = |e: &dyn std::fmt::Display| SimPointError { point: source.clone(), message: e.to_string() };
+        let mut run = match Simulation::new(Cow::Owned(program), &self.platform, sim) {
+            Ok(r) => r,
+            Err(e) => return failed(PointStatus::Failed, e.to_string()),
+        };
+        run.skip_warmup().map_err(|e| err(&e))?;
+        let spec = point_analysis_spec(self.launch_floor_ns());
+        let (mut steps, mut step_ns) = (Vec::new(), Vec::new());
+        let mut last = None;
+        progress(Stage::Analyzing);
+        while let Some(part) = run.next_steps(STREAM_STEPS).map_err(|e| err(&e))? {
+            let analysis = analyze(&part.trace, &source, &spec).map_err(|e| err(&e))?;
+            steps.extend(analysis.report.steps.iter().cloned());
+            step_ns.extend(part.step_ns);
+            last = Some((part.trace, analysis));
+        }
+        let median = step_median(&steps);
+        let (Some((trace, mut analysis)), Some(m)) = (last, median) else {
+            return failed(PointStatus::Failed, "the simulated trace has no measured steps".into());
+        };
+        analysis.report.headline = headline(Some(&m), &analysis.report.trace_window);
+        analysis.report.step_median = Some(m);
+        analysis.report.steps = steps;
+        Ok(PointOutcome::Ran(Box::new(RanPoint {
+            trace,
+            analysis,
+            step_ns,
+            work_per_step: w.work_per_step(shape),
+            warmup_steps: Some(sim.warmup_steps),
+            trace_file: None,
+            note: None,
+        })))
+    }
+}
+
+/// Bytes in a GiB, for the out-of-memory message.
+const GIB: f64 = (1u64 << 30) as f64;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Dtype;
+
+    #[test]
+    fn a_streamed_point_has_the_figures_of_a_whole_one() {
+        let Ok(w) = WorkloadSpec::parse("gpt2:decode", Dtype::Bf16) else { panic!("workload") };
+        let Ok(p) = Platform::builtin("sim:h100-pcie") else { panic!("platform") };
+        let sim = SimSpec { warmup_steps: 3, steps: 40, seed: 5, jitter: 0.03, dtype: Dtype::Bf16, trace_name: None };
+        let mut whole = SimPoints::new(w, 256, p, sim);
+        let mut streamed = whole.clone();
+        streamed.stream = true;
+        let (Ok(PointOutcome::Ran(a)), Ok(PointOutcome::Ran(b))) =
+            (whole.run(4, &mut |_| {}), streamed.run(4, &mut |_| {}))
+        else {
+            panic!("both points run");
+        };
+        assert_eq!(a.step_ns, b.step_ns);
+        assert_eq!(a.analysis.report.step_median, b.analysis.report.step_median);
+        assert_eq!(a.analysis.report.headline, b.analysis.report.headline);
+        // The streamed point keeps only its last steps' events.
+        assert!(b.trace.activities.len() * 2 < a.trace.activities.len());
+        match streamed.run(1 << 20, &mut |_| {}) {
+            Ok(PointOutcome::Failed(f)) => assert_eq!(f.status, PointStatus::OutOfMemory),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn a_point_runs_and_one_too_large_is_out_of_memory() {

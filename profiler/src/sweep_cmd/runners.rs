@@ -31,10 +31,9 @@ impl SimTarget {
         let Some(workload) = spec.workload else {
             return Err(Failure::internal(anyhow!("a simulated platform needs a reference workload")));
         };
-        Ok(SimTarget {
-            points: SimPoints::new(workload, spec.seq, platform.clone(), spec.sim.clone()),
-            export: spec.write_traces.then(|| spec.out.clone()),
-        })
+        let mut points = SimPoints::new(workload, spec.seq, platform.clone(), spec.sim.clone());
+        points.stream = spec.stream_points;
+        Ok(SimTarget { points, export: spec.write_traces.then(|| spec.out.clone()) })
     }
 }
 

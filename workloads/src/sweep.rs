@@ -81,22 +81,13 @@ impl PointRunner for SimPoints {
         }
         let run = match run_point(w, shape, &self.platform, &sim) {
             Ok(r) => r,
-            Err(e) => {
-                let status = match e {
-                    PointError::OutOfMemory { .. } => PointStatus::OutOfMemory,
-                    _ => PointStatus::Failed,
-                };
-                return Ok(PointOutcome::Failed(FailedPoint { status, error: e.to_string(), trace_file: None }));
-            }
+            Err(e) => return Ok(failed_point(&e)),
         };
         progress(Stage::Analyzing);
-        let source = format!("{id} b{batch}");
-        let analysis = analyze(&run.trace, &source, &point_analysis_spec(self.launch_floor_ns()))
-            .map_err(|e| SimPointError { point: source.clone(), message: e.to_string() })?;
-        if analysis.report.step_median.is_none() {
-            let error = "the simulated trace has no measured steps".to_string();
-            return Ok(PointOutcome::Failed(FailedPoint { status: PointStatus::Failed, error, trace_file: None }));
-        }
+        let analysis = match analyze_point(&run.trace, &format!("{id} b{batch}"), self.launch_floor_ns())? {
+            Ok(a) => a,
+            Err(failed) => return Ok(failed),
+        };
         Ok(PointOutcome::Ran(Box::new(RanPoint {
             trace: run.trace,
             analysis,
@@ -131,17 +122,17 @@ impl SimPoints {
                 have_gib: self.platform.usable_memory_bytes() as f64 / GIB,
                 platform: id,
             };
-            return failed(PointStatus::OutOfMemory, e.to_string());
+            return Ok(failed_point(&e));
         }
         let program = match lower(w, shape, self.platform.gemm_kernel(sim.dtype)) {
             Ok(p) => p,
-            Err(e) => return failed(PointStatus::Failed, e.to_string()),
+            Err(e) => return Ok(failed_point(&e.into())),
         };
         let source = format!("{id} b{batch}");
         let err = |e: &dyn std::fmt::Display| SimPointError { point: source.clone(), message: e.to_string() };
         let mut run = match Simulation::new(Cow::Owned(program), &self.platform, sim) {
             Ok(r) => r,
-            Err(e) => return failed(PointStatus::Failed, e.to_string()),
+            Err(e) => return Ok(failed_point(&e.into())),
         };
         run.skip_warmup().map_err(|e| err(&e))?;
         let spec = point_analysis_spec(self.launch_floor_ns());
@@ -171,6 +162,32 @@ impl SimPoints {
             note: None,
         })))
     }
+}
+
+/// The outcome of a point that could not be simulated: out of memory (the
+/// model's estimate) or failed.
+pub(crate) fn failed_point(e: &PointError) -> PointOutcome {
+    let status = match e {
+        PointError::OutOfMemory { .. } => PointStatus::OutOfMemory,
+        _ => PointStatus::Failed,
+    };
+    PointOutcome::Failed(FailedPoint { status, error: e.to_string(), trace_file: None })
+}
+
+/// Analyzes a simulated point's trace as a recorded one is analyzed; a trace
+/// without measured steps is a failed point (the inner `Err`).
+pub(crate) fn analyze_point(
+    trace: &boundscope_trace::Trace,
+    source: &str,
+    launch_floor_ns: i64,
+) -> Result<Result<boundscope_analysis::Analysis, PointOutcome>, SimPointError> {
+    let analysis = analyze(trace, source, &point_analysis_spec(launch_floor_ns))
+        .map_err(|e| SimPointError { point: source.to_string(), message: e.to_string() })?;
+    if analysis.report.step_median.is_none() {
+        let error = "the simulated trace has no measured steps".to_string();
+        return Ok(Err(PointOutcome::Failed(FailedPoint { status: PointStatus::Failed, error, trace_file: None })));
+    }
+    Ok(Ok(analysis))
 }
 
 /// Bytes in a GiB, for the out-of-memory message.

@@ -36,14 +36,11 @@ use std::cell::RefCell;
 use std::fmt;
 
 use boundscope_analysis::advice::{Advice, FusionCandidate};
-use boundscope_analysis::analyze;
-use boundscope_analysis::sweep::{
-    FailedPoint, PointOutcome, PointRunner, PointStatus, RanPoint, SeriesInfo, Stage, point_analysis_spec,
-};
+use boundscope_analysis::sweep::{PointOutcome, PointRunner, RanPoint, SeriesInfo, Stage};
 
 use crate::program::{Action, HostClass, HostThread, Kernel, KernelClass, LaunchApi, Op, Program, Region};
-use crate::sweep::{SimPointError, SimPoints};
-use crate::{PointError, Shape, SimSpec, run_point_with};
+use crate::sweep::{SimPointError, SimPoints, analyze_point, failed_point};
+use crate::{Shape, SimSpec, run_point_with};
 
 /// An operator pattern the lowering emits and a fused implementation replaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -725,22 +722,14 @@ impl PointRunner for WhatIfPoints {
         progress(Stage::Simulating);
         let run = match run_point_with(w, shape, &b.platform, &sim, &rewrite) {
             Ok(r) => r,
-            Err(e) => {
-                let status = match e {
-                    PointError::OutOfMemory { .. } => PointStatus::OutOfMemory,
-                    _ => PointStatus::Failed,
-                };
-                return Ok(PointOutcome::Failed(FailedPoint { status, error: e.to_string(), trace_file: None }));
-            }
+            Err(e) => return Ok(failed_point(&e)),
         };
         progress(Stage::Analyzing);
         let source = format!("{id}+{label} b{batch}");
-        let analysis = analyze(&run.trace, &source, &point_analysis_spec(b.launch_floor_ns()))
-            .map_err(|e| SimPointError { point: source.clone(), message: e.to_string() })?;
-        if analysis.report.step_median.is_none() {
-            let error = "the simulated trace has no measured steps".to_string();
-            return Ok(PointOutcome::Failed(FailedPoint { status: PointStatus::Failed, error, trace_file: None }));
-        }
+        let analysis = match analyze_point(&run.trace, &source, b.launch_floor_ns())? {
+            Ok(a) => a,
+            Err(failed) => return Ok(failed),
+        };
         let (base_ns, ns) = (median_ns(&base.step_ns), median_ns(&run.step_ns));
         let rw = done.borrow_mut().take().unwrap_or_default();
         let mut note = format!("{label}: {}", rewrite_summary(&rw));

@@ -313,14 +313,19 @@ fn fusion_candidates(
         i < syncs.len() && syncs[i] < t1
     };
     let n = rows.len();
-    // Exclusive end of the segment (one stream, no sync inside) of each position.
+    // Exclusive end of the segment (one stream, one launching thread, no sync
+    // inside) of each position. A change of launching thread ends a chain
+    // too: the forward's last kernels and the backward's first (launched by
+    // the autograd engine's thread) are no one kernel anyone can write.
     let mut seg_end = vec![n as u32; n];
     let mut start = 0;
     for j in 1..=n {
         let boundary = j == n || {
             let (p, c) = (rows[j - 1], rows[j]);
+            let (pc, cc) = (l.api[p as usize] as usize, l.api[c as usize] as usize);
             stream_of(p) != stream_of(c)
-                || sync_between(api.start_ns[l.api[p as usize] as usize], api.start_ns[l.api[c as usize] as usize])
+                || api.thread[pc] != api.thread[cc]
+                || sync_between(api.start_ns[pc], api.start_ns[cc])
         };
         if boundary {
             seg_end[start..j].iter_mut().for_each(|e| *e = j as u32);
@@ -1307,6 +1312,45 @@ mod tests {
             "{:?}",
             g.caveats
         );
+    }
+
+    #[test]
+    fn a_change_of_launching_thread_ends_a_chain() {
+        // A launched by the main thread, B by another (the autograd engine's):
+        // always back to back on the stream, but no one kernel can hold both.
+        let mut b = TraceBuilder::new("test");
+        let mut corr = 1;
+        for n in 0..3i64 {
+            let base = n * 200_000;
+            b.host_op(HostOpIn {
+                kind: HostOpKind::Annotation,
+                name: &format!("ProfilerStep#{n}"),
+                pid: 1,
+                tid: 1,
+                start_ns: base,
+                end_ns: base + 190_000,
+                external_id: 0,
+            });
+            for (k, (tid, at)) in [(1i64, 0i64), (2, 20_000)].into_iter().enumerate() {
+                let l = base + at;
+                b.api_call(ApiCallIn {
+                    name: "cudaLaunchKernel",
+                    pid: 1,
+                    tid,
+                    start_ns: l + 1_000,
+                    end_ns: l + 5_000,
+                    correlation: corr,
+                    external_id: 0,
+                });
+                let kn = kname(["A", "B"][k]);
+                let mut a = ActivityIn::new(ActivityKind::Kernel, &kn, 0, 7, l + 7_000, l + 8_000);
+                a.correlation = corr;
+                b.gpu_activity(a);
+                corr += 1;
+            }
+        }
+        let (_, advice) = run(&b.finish());
+        assert!(advice.fusion.is_empty(), "{:?}", advice.fusion);
     }
 
     #[test]

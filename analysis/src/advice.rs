@@ -490,10 +490,18 @@ fn fusion_candidates(
         }
         Occ { pos: p as u32, window, bound, host_ns, ops_removed, gaps_ns, mem_ns }
     };
+    // Kernels all launched by one framework operator are that operator's own
+    // implementation (a LayerNorm backward's two kernels, the launches of one
+    // `_foreach_*` op over disjoint tensor lists): no fusion of operators
+    // reaches inside it, so it is no suggestion.
+    let one_op = |p: usize, len: usize| {
+        let first = issuers.op[rows[p] as usize];
+        first.is_some() && rows[p..p + len].iter().all(|&r| issuers.op[r as usize] == first)
+    };
     let mut chains: Vec<Chain> = found
         .iter()
         .zip(&dominated)
-        .filter(|(_, d)| !**d)
+        .filter(|((_, _, len, ps, _), d)| !**d && !one_op(ps[0] as usize, *len))
         .map(|((_, s, len, ps, _), _)| {
             let p0 = ps[0] as usize;
             Chain {
@@ -1312,6 +1320,55 @@ mod tests {
             "{:?}",
             g.caveats
         );
+    }
+
+    #[test]
+    fn kernels_of_one_operator_are_no_suggestion() {
+        // One op launches A then B every step (its own implementation, like a
+        // LayerNorm backward): no fusion of operators reaches inside it.
+        let mut b = TraceBuilder::new("test");
+        let mut corr = 1;
+        for n in 0..3i64 {
+            let base = n * 200_000;
+            b.host_op(HostOpIn {
+                kind: HostOpKind::Annotation,
+                name: &format!("ProfilerStep#{n}"),
+                pid: 1,
+                tid: 1,
+                start_ns: base,
+                end_ns: base + 190_000,
+                external_id: 0,
+            });
+            let ext = 1_000 + n as u64;
+            b.host_op(HostOpIn {
+                kind: HostOpKind::Operator,
+                name: "aten::native_layer_norm_backward",
+                pid: 1,
+                tid: 1,
+                start_ns: base,
+                end_ns: base + 30_000,
+                external_id: ext,
+            });
+            for (k, at) in [0i64, 20_000].into_iter().enumerate() {
+                let l = base + at;
+                b.api_call(ApiCallIn {
+                    name: "cudaLaunchKernel",
+                    pid: 1,
+                    tid: 1,
+                    start_ns: l + 1_000,
+                    end_ns: l + 5_000,
+                    correlation: corr,
+                    external_id: ext,
+                });
+                let kn = kname(["A", "B"][k]);
+                let mut a = ActivityIn::new(ActivityKind::Kernel, &kn, 0, 7, l + 7_000, l + 8_000);
+                a.correlation = corr;
+                b.gpu_activity(a);
+                corr += 1;
+            }
+        }
+        let (_, advice) = run(&b.finish());
+        assert!(advice.fusion.is_empty(), "{:?}", advice.fusion);
     }
 
     #[test]

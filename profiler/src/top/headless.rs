@@ -53,6 +53,18 @@ pub fn line(out: &mut (impl Write + ?Sized), v: &impl Serialize) -> anyhow::Resu
     out.flush().context("writing to stdout")
 }
 
+/// One `window` or `step` line per window and step that became final.
+pub fn write_closed(out: &mut (impl Write + ?Sized), closed: &[Closed]) -> anyhow::Result<()> {
+    for c in closed {
+        let (kind, metrics) = match c {
+            Closed::Window(m) => ("window", m),
+            Closed::Step(m) => ("step", m),
+        };
+        line(out, &Window { schema: LIVE_SCHEMA, kind, metrics })?;
+    }
+    Ok(())
+}
+
 pub fn run(spec: TopSpec, out: &mut impl Write) -> Result<(), Failure> {
     let TopSpec { source, label, gpu, simulated, speed, live, .. } = spec;
     let start = Start {
@@ -70,13 +82,7 @@ pub fn run(spec: TopSpec, out: &mut impl Write) -> Result<(), Failure> {
     let source = drive(source, live, speed, |analyzer, snap| {
         totals = snap.totals;
         steps = snap.steps_total;
-        for c in analyzer.drain_closed() {
-            let (kind, metrics) = match &c {
-                Closed::Window(m) => ("window", m),
-                Closed::Step(m) => ("step", m),
-            };
-            line(out, &Window { schema: LIVE_SCHEMA, kind, metrics })?;
-        }
+        write_closed(out, &analyzer.drain_closed())?;
         Ok(true)
     })
     .map_err(Failure::input)?;

@@ -12,7 +12,7 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use boundscope_analysis::live::{Closed, LIVE_SCHEMA, LiveAnalyzer, LiveSpec};
+use boundscope_analysis::live::{LIVE_SCHEMA, LiveAnalyzer, LiveSpec};
 use boundscope_tui::{Control, Feed, Header, LogStream, Mode, Stats, UiOptions};
 
 use super::{TopArgs, headless, save_snapshot};
@@ -238,14 +238,7 @@ fn run_headless(
     let mut write = |u: LiveUpdate, out: &mut dyn Write| -> anyhow::Result<()> {
         totals = u.snapshot.totals;
         steps = u.snapshot.steps_total;
-        for c in &u.closed {
-            let (kind, metrics) = match c {
-                Closed::Window(m) => ("window", m),
-                Closed::Step(m) => ("step", m),
-            };
-            headless::line(out, &headless::Window { schema: LIVE_SCHEMA, kind, metrics })?;
-        }
-        Ok(())
+        headless::write_closed(out, &u.closed)
     };
     let outcome = loop {
         if let Some(o) = session.poll() {

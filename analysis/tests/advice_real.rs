@@ -4,29 +4,15 @@
 //! the CPU-bound windows, and on the H100 BERT trace (host ops with External
 //! ids) the chains are named after the framework ops that issue them.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use boundscope_analysis::advice::{ChainKind, KernelClass, classify_kernel};
 use boundscope_analysis::{AnalysisSpec, Bound, analyze};
 use boundscope_trace::read_trace;
 
-fn traces() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for dir in ["../testdata/traces", "../../shared/traces"] {
-        let d = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
-        let mut v: Vec<PathBuf> =
-            rd.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".json.gz")).collect();
-        v.sort();
-        out.extend(v);
-    }
-    assert!(out.len() >= 7, "traces missing: {out:?}");
-    out
-}
-
 #[test]
 fn suggestions_on_every_shared_trace_are_fusable_and_bounded() {
-    for p in traces() {
+    for p in common::shared_traces() {
         let t = read_trace(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         let a = analyze(&t, "t", &AnalysisSpec::default()).unwrap_or_else(|e| panic!("{e}"));
         let r = &a.report;
@@ -58,7 +44,8 @@ fn suggestions_on_every_shared_trace_are_fusable_and_bounded() {
 
 #[test]
 fn bert_on_an_h100_is_named_after_its_ops() {
-    let Some(p) = traces().into_iter().find(|p| p.to_string_lossy().contains("h100_bertsmall_b1")) else {
+    let Some(p) = common::shared_traces().into_iter().find(|p| p.to_string_lossy().contains("h100_bertsmall_b1"))
+    else {
         eprintln!("h100_bertsmall_b1.json.gz not present: skipped");
         return;
     };

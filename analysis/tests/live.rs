@@ -6,25 +6,11 @@
 //! become final in order, a late record lands in its window, memory stays
 //! bounded.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use boundscope_analysis::live::{Closed, LiveAnalyzer, LiveSpec, TraceReplay};
 use boundscope_analysis::{AnalysisSpec, WindowContext, WindowMetrics, analyze, launches, queue};
 use boundscope_trace::{ActivityIn, ActivityKind, ApiCallIn, Diagnostics, HostOpIn, HostOpKind, Trace, read_trace};
-
-fn traces() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for dir in ["../testdata/traces", "../../shared/traces"] {
-        let d = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
-        let mut v: Vec<PathBuf> =
-            rd.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".json.gz")).collect();
-        v.sort();
-        out.extend(v);
-    }
-    assert!(out.len() >= 7, "shared traces missing: {out:?}");
-    out
-}
 
 /// Replays `trace` in chunks of `chunk_ns` trace time, publishing after each.
 /// Returns the final windows, the final steps, the most rows retained at
@@ -69,7 +55,7 @@ fn short_retention() -> LiveSpec {
 
 #[test]
 fn live_steps_equal_analyze_on_every_shared_trace() {
-    for path in traces() {
+    for path in common::shared_traces() {
         let trace = read_trace(&path).expect("read");
         let batch = analyze(&trace, "t", &AnalysisSpec::default()).expect("analyze").report;
         let (_, steps, _, _) = replay(trace, short_retention(), 2_000_000);
@@ -82,7 +68,7 @@ fn live_steps_equal_analyze_on_every_shared_trace() {
 
 #[test]
 fn live_windows_equal_batch_windows() {
-    for path in traces() {
+    for path in common::shared_traces() {
         let trace = read_trace(&path).expect("read");
         let mut diag = Diagnostics::default();
         let (lt, _) = launches::build_launch_table(&trace, &mut diag);

@@ -229,7 +229,11 @@ pub struct LiveAnalyzer {
     advice: Option<Advice>,
     advice_basis: String,
     advice_at: i64,
+    /// Closed since the last [`LiveAnalyzer::drain_closed`]: a consumer that
+    /// does not write them out drains them anyway, or they pile up.
     closed: Vec<Closed>,
+    /// The newest final window.
+    last_window: Option<WindowMetrics>,
     seq: u64,
     earlier_name: Option<StrId>,
 }
@@ -264,6 +268,7 @@ impl LiveAnalyzer {
             advice_basis: String::new(),
             advice_at: i64::MIN,
             closed: Vec::new(),
+            last_window: None,
             seq: 0,
             earlier_name: None,
         }
@@ -582,7 +587,9 @@ impl LiveAnalyzer {
             }
             self.steps.push_back(s);
         }
-        let last_window = final_windows.pop();
+        if let Some(w) = final_windows.pop() {
+            self.last_window = Some(w);
+        }
         self.prune();
 
         let steps: Vec<WindowMetrics> = self.steps.iter().cloned().collect();
@@ -611,7 +618,7 @@ impl LiveAnalyzer {
             totals: self.totals,
             history: self.history.tiers(),
             tier_ns: self.history.tier_ns(),
-            last_window: last_window.or_else(|| self.last_final_window()),
+            last_window: self.last_window.clone(),
             provisional,
             step_median: step_median(&steps),
             steps,
@@ -622,13 +629,6 @@ impl LiveAnalyzer {
             advice_basis: self.advice_basis.clone(),
             warnings: self.builder.trace_mut().diagnostics.warnings().to_vec(),
         }
-    }
-
-    fn last_final_window(&self) -> Option<WindowMetrics> {
-        self.closed.iter().rev().find_map(|c| match c {
-            Closed::Window(w) => Some(w.clone()),
-            Closed::Step(_) => None,
-        })
     }
 
     /// Launch calls starting in a (shifted) window, from the retained trace.

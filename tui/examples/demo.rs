@@ -71,7 +71,9 @@ fn main() -> std::io::Result<()> {
                 let corr = replay.max_correlation() + 1;
                 replay = TraceReplay::new(trace.clone(), offset).with_correlation_offset(corr);
             }
-            if !send(Feed::Snapshot(Box::new(live.publish()))) {
+            let snap = live.publish();
+            live.drain_closed();
+            if !send(Feed::Snapshot(Box::new(snap))) {
                 return;
             }
             if last_stats.elapsed() >= Duration::from_secs(1) {

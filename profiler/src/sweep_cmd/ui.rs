@@ -294,7 +294,10 @@ fn replay(trace: Trace, spec: LiveSpec, speed: Speed, on_snapshot: &mut dyn FnMu
         if done {
             live.end();
         }
-        if !on_snapshot(live.publish()) {
+        let snap = live.publish();
+        // Only the snapshot is shown: drop the closed windows' copies.
+        live.drain_closed();
+        if !on_snapshot(snap) {
             return false;
         }
         if done {

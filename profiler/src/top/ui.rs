@@ -57,7 +57,9 @@ fn feed_source(
     let mut cpu = CpuClock::new();
     let mut last_stats = Instant::now();
     let mut last_events = 0u64;
-    let result = drive(spec.source, spec.live, spec.speed, |_, snap| {
+    let result = drive(spec.source, spec.live, spec.speed, |analyzer, snap| {
+        // The UI shows the snapshot; the closed windows are for JSON lines.
+        analyzer.drain_closed();
         loop {
             match control.try_recv() {
                 Ok(Control::Quit | Control::Interrupt) | Err(TryRecvError::Disconnected) => return Ok(false),

@@ -95,7 +95,7 @@ pub fn us_text_to_ns(text: &[u8]) -> Result<i64, TimeParseError> {
         return Err(TimeParseError::NotANumber);
     }
     // microseconds -> nanoseconds
-    exp10 += 3;
+    exp10 = exp10.saturating_add(3);
     let ns = if exp10 >= 0 {
         if exp10 > 38 {
             return if mantissa == 0 { Ok(0) } else { Err(TimeParseError::OutOfRange) };
@@ -156,6 +156,15 @@ mod tests {
         assert_eq!(us_text_to_ns(b"1.5e3"), Ok(1_500_000));
         assert_eq!(us_text_to_ns(b"1E-3"), Ok(1));
         assert_eq!(us_text_to_ns(b"1.712195495505543e15"), Ok(1_712_195_495_505_543_000));
+    }
+
+    #[test]
+    fn exponents_at_the_ends_of_i32_saturate() {
+        // Found by the reader property tests: an exponent that saturates at
+        // i32::MAX overflowed when microseconds became nanoseconds.
+        assert_eq!(us_text_to_ns(b"1e99999999999"), Err(TimeParseError::OutOfRange));
+        assert_eq!(us_text_to_ns(b"0e99999999999"), Ok(0));
+        assert_eq!(us_text_to_ns(b"1e-99999999999"), Ok(0));
     }
 
     #[test]

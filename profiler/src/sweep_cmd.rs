@@ -37,7 +37,7 @@ use boundscope_analysis::sweep::{
     TransitionSpec, engine, sweep_csv,
 };
 use boundscope_reports::{AtomicFile, ensure_writable_dir};
-use boundscope_workloads::{Dtype, Platform, Shape, SimSpec, WhatIf, WorkloadSpec};
+use boundscope_workloads::{Dtype, Platform, Shape, SimSpec, Stack, WhatIf, WorkloadSpec};
 use clap::Args;
 
 use crate::Failure;
@@ -107,6 +107,11 @@ pub struct SweepArgs {
     /// Element type of weights and activations: bf16 or fp16.
     #[arg(long, value_name = "DTYPE", default_value = "bf16")]
     pub dtype: String,
+    /// The Hugging Face transformers release whose eager code paths the simulated lowering
+    /// follows: transformers-4.45, transformers-4.49, transformers-4.54 or transformers-4.56
+    /// (4.56 and newer) [default: transformers-4.56]. docs/workloads.md lists what changes.
+    #[arg(long, value_name = "STACK")]
+    pub stack: Option<String>,
     /// Seed of the simulator's jitter: the same seed gives the same numbers.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
@@ -377,6 +382,7 @@ pub fn spec_from_args(args: &SweepArgs) -> anyhow::Result<SweepSpec> {
             (!args.platforms.is_empty(), "--platform"),
             (!args.platform_files.is_empty(), "--platform-file"),
             (!args.what_if.is_empty(), "--what-if"),
+            (args.stack.is_some(), "--stack"),
         ];
         if let Some((_, flag)) = misplaced.iter().find(|(given, _)| *given) {
             return Err(anyhow!(
@@ -415,15 +421,31 @@ pub fn spec_from_args(args: &SweepArgs) -> anyhow::Result<SweepSpec> {
     }
 
     let name = args.workload.as_deref().unwrap_or(DEFAULT_WORKLOAD);
+    let stack = args.stack.as_deref().map(Stack::parse).transpose()?.unwrap_or_default();
     let workload = WorkloadSpec::parse(name, dtype)
-        .map_err(|e| anyhow!("{e}\n  workloads: {}", WorkloadSpec::all_names().join(", ")))?;
+        .map_err(|e| anyhow!("{e}\n  workloads: {}", WorkloadSpec::all_names().join(", ")))?
+        .with_stack(stack);
     let seq = args.seq.unwrap_or_else(|| workload.default_seq());
     // Every point must fit the model; say so before running any.
     for &batch in &batches {
         workload.check_shape(Shape { batch, seq })?;
     }
     let gpu = || gpu_target(&workload, seq, steps, warmup, &args.out);
+    // A real run uses the installed releases, which its runner records.
+    let stack_on_real = || {
+        anyhow!(
+            "--stack chooses the code paths of the simulated lowering; a run on this machine's GPU uses the \
+             installed transformers and PyTorch (run_workload.py prints and records their versions): drop \
+             --stack or name sim:* platforms only"
+        )
+    };
+    if args.stack.is_some() && args.platforms.iter().any(|p| p.trim().eq_ignore_ascii_case(GPU)) {
+        return Err(stack_on_real());
+    }
     let targets = targets(&args.platforms, &args.platform_files, gpu)?;
+    if args.stack.is_some() && targets.iter().any(|t| !t.simulated()) {
+        return Err(stack_on_real());
+    }
     let what_ifs =
         args.what_if.iter().map(|s| WhatIf::parse(s).map_err(|e| anyhow!(e))).collect::<Result<Vec<_>, _>>()?;
     if !what_ifs.is_empty() && !targets.iter().any(Target::simulated) {
@@ -603,6 +625,7 @@ fn document(spec: &SweepSpec) -> SweepDocument {
         },
         model_config: spec.workload.as_ref().map_or(String::new(), |w| w.model.hf_config.to_string()),
         dtype: spec.workload.as_ref().map_or(String::new(), |w| w.dtype.as_str().to_string()),
+        stack: spec.workload.as_ref().filter(|_| any_sim).map(|w| w.stack.id().to_string()),
         seq: spec.seq,
         batches: spec.batches.clone(),
         steps,
@@ -896,6 +919,7 @@ mod tests {
             note: String::new(),
             workload: "w".into(),
             model_config: String::new(),
+            stack: None,
             dtype: String::new(),
             seq: 0,
             batches: vec![],
@@ -935,6 +959,7 @@ mod tests {
             platforms: Vec::new(),
             platform_files: Vec::new(),
             dtype: "bf16".into(),
+            stack: None,
             seed: 1,
             jitter: 0.03,
             knee_factor: 2.0,
@@ -1025,6 +1050,15 @@ mod tests {
         let mut a = args(&out);
         a.platform_files = vec![out.join("missing.toml")];
         assert!(err(&a).contains("missing.toml"));
+        let mut a = args(&out);
+        a.stack = Some("transformers-4.50".into());
+        let e = err(&a);
+        assert!(e.contains("transformers-4.45") && e.contains("transformers-4.56"), "{e}");
+        // A real run uses the installed releases: --stack is refused beside one.
+        a.stack = Some("4.45".into());
+        a.platforms = vec!["gpu".into()];
+        let e = err(&a);
+        assert!(e.contains("--stack chooses the code paths of the simulated lowering"), "{e}");
     }
 
     #[test]
@@ -1041,6 +1075,9 @@ mod tests {
         a.platforms = vec!["sim:gh200".into()];
         assert!(err(&a).contains("--platform does not apply"));
         a.platforms.clear();
+        a.stack = Some("4.45".into());
+        assert!(err(&a).contains("--stack does not apply"));
+        a.stack = None;
         a.command = vec!["serve".into(), "--batch-size".into(), "8".into()];
         assert!(err(&a).contains("{batch}"));
         a.command = vec!["serve".into(), "{batch}".into(), "--trace".into(), "{trace}".into()];
@@ -1179,6 +1216,7 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap_or_default())
                 .unwrap_or_default();
         assert_eq!(json["schema"], SWEEP_SCHEMA);
+        assert_eq!(json["stack"], "transformers-4.56", "the simulated lowering's release is recorded");
         assert_eq!(json["platforms"][0]["points"].as_array().map(Vec::len), Some(3));
         assert_eq!(json["platforms"][0]["points"][0]["verdict"], "cpu_bound");
         let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap_or_default();

@@ -2,6 +2,8 @@
 //!
 //! - [`model`]: Llama-3.2-1B, GPT-2 and BERT-base as published configurations,
 //!   phases (prefill, decode, train), dtypes, and the `model:phase` names.
+//! - [`stack`]: the `transformers` / PyTorch release whose code paths a
+//!   lowering follows (`--stack transformers-4.45`).
 //! - [`mod@lower`]: one step of a workload as the operator and kernel sequence
 //!   eager PyTorch with Hugging Face `transformers` executes ([`Program`]).
 //! - [`platform`]: simulated platforms (`sim:h100-pcie`, `sim:gh200`, ...)
@@ -24,14 +26,16 @@ pub mod model;
 pub mod platform;
 pub mod program;
 pub mod sim;
+pub mod stack;
 pub mod sweep;
 pub mod whatif;
 
-pub use lower::lower;
+pub use lower::{Target, lower};
 pub use model::{Dtype, MemoryEstimate, ModelConfig, Phase, Shape, WorkloadSpec};
 pub use platform::{Platform, PlatformError};
 pub use program::Program;
 pub use sim::{SimError, SimRun, SimSpec, simulate};
+pub use stack::Stack;
 pub use whatif::{Pattern, WhatIf};
 
 /// A workload that cannot be built.
@@ -43,6 +47,8 @@ pub enum WorkloadError {
     UnknownPhase { model: &'static str, given: String, valid: Vec<&'static str> },
     #[error("unknown dtype '{given}'; valid dtypes: {}", valid.join(", "))]
     UnknownDtype { given: String, valid: Vec<&'static str> },
+    #[error("unknown software stack '{given}'; valid stacks: {} (docs/workloads.md, versions)", valid.join(", "))]
+    UnknownStack { given: String, valid: Vec<&'static str> },
     #[error("{0}")]
     BadShape(String),
 }
@@ -76,7 +82,7 @@ pub fn run_point_with(
             platform: platform.id(),
         });
     }
-    let program = rewrite(lower(workload, shape, platform.gemm_kernel(spec.dtype))?);
+    let program = rewrite(lower(workload, shape, platform.target(spec.dtype))?);
     Ok(simulate(&program, platform, spec)?)
 }
 

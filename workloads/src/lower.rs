@@ -12,10 +12,14 @@
 //!   (biases ride in the cuBLASLt epilogue); every other kernel is PyTorch's
 //!   own, launched with `cudaLaunchKernel`.
 //! - Attention is `scaled_dot_product_attention` with the flash backend (no
-//!   mask: prefill is `is_causal`, decode has one query; grouped-query
-//!   attention through `enable_gqa`), one kernel (decode: split-KV plus combine).
+//!   mask: prefill is `is_causal`, decode has one query): one kernel, or a
+//!   split-KV kernel and a combine kernel when PyTorch's split heuristic
+//!   finds the grid too small for the GPU ([`crate::stack::flash_splits`]).
 //! - The KV cache is `DynamicCache`: `torch.cat` of the old cache and the new
 //!   keys (values), which reads and rewrites the whole cache every step.
+//! - What changed between `transformers` releases (grouped-query attention by
+//!   `repeat_kv` copies or inside SDPA, `.contiguous()` copies before SDPA,
+//!   the first cache update) follows the workload's [`Stack`].
 //! - Prefill and decode end like `generate()`'s greedy step: logits of the last
 //!   position only, `.float()`, `argmax`, and a read-back to the host that
 //!   drains the stream. Training ends with `loss.item()`.
@@ -28,13 +32,23 @@ use std::rc::Rc;
 use crate::WorkloadError;
 use crate::model::{Activation, Arch, Dtype, ModelConfig, Norm, Phase, Positions, Shape, WorkloadSpec};
 use crate::program::{Action, HostClass, HostThread, Kernel, KernelClass, KernelIn, LaunchApi, Program, Region};
+use crate::stack::{Stack, flash_splits};
 use crate::whatif::Pattern;
 
-/// Lowers one step of `w` at `shape`. `gemm_kernel` is the platform's cuBLAS
-/// kernel name for this dtype (GEMM names differ between GPU generations).
-pub fn lower(w: &WorkloadSpec, shape: Shape, gemm_kernel: &str) -> Result<Program, WorkloadError> {
+/// What the lowering needs to know of the GPU it lowers for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// The cuBLAS GEMM kernel name for the workload's dtype (names differ
+    /// between GPU generations).
+    pub gemm_kernel: &'a str,
+    /// Streaming multiprocessors: flash attention's split heuristic depends on them.
+    pub sm_count: u32,
+}
+
+/// Lowers one step of `w` at `shape` for the GPU `target`.
+pub fn lower(w: &WorkloadSpec, shape: Shape, target: Target<'_>) -> Result<Program, WorkloadError> {
     w.check_shape(shape)?;
-    let mut l = Lower::new(w, gemm_kernel);
+    let mut l = Lower::new(w, target);
     match w.model.arch {
         Arch::Llama | Arch::Gpt2 => l.decoder(shape),
         Arch::Bert => l.bert(shape),
@@ -193,6 +207,8 @@ struct Lower {
     pre_norm: PreNorm,
     /// The last forward GEMM operator and the operator count right after it.
     last_gemm: Option<(usize, usize)>,
+    stack: Stack,
+    sm_count: u32,
 }
 
 /// A pattern's backward half: tape indices of its nodes and the fused bytes.
@@ -224,18 +240,20 @@ fn mem(name: &str, bytes: f64) -> KernelIn<'_> {
 }
 
 impl Lower {
-    fn new(w: &WorkloadSpec, gemm_kernel: &str) -> Lower {
+    fn new(w: &WorkloadSpec, target: Target<'_>) -> Lower {
         Lower {
             p: Program::default(),
             m: w.model,
             phase: w.phase,
             e: w.dtype.bytes() as f64,
             train: w.phase == Phase::Train,
-            n: Rc::new(Names::new(w.dtype, gemm_kernel)),
+            n: Rc::new(Names::new(w.dtype, target.gemm_kernel)),
             tape: Vec::new(),
             tape_regions: Vec::new(),
             pre_norm: PreNorm::default(),
             last_gemm: None,
+            stack: w.stack,
+            sm_count: target.sm_count,
         }
     }
 
@@ -555,21 +573,64 @@ impl Lower {
     }
 
     /// `DynamicCache.update`: `torch.cat` of the cache (`past` positions) and
-    /// the `t` new ones, for keys and for values.
-    fn cache_update(&mut self, b: f64, past: f64, t: f64) {
+    /// the `t` new ones, for keys and for values. On an empty cache (prefill)
+    /// the releases before 4.54 store the new tensors without a kernel.
+    /// Returns whether K and V now come out of a `cat` (contiguous).
+    fn cache_update(&mut self, b: f64, past: f64, t: f64) -> bool {
+        if past == 0.0 && !self.stack.cat_on_empty_cache() {
+            return false;
+        }
         let kv = (self.m.kv_heads * self.m.head_dim) as f64;
         let bytes = b * kv * (past + t + past + t) * self.e;
         let names = Rc::clone(&self.n);
         let cat = &names.cat;
         self.op("aten::cat", HostClass::Copy, &[mem(cat, bytes)]);
         self.op("aten::cat", HostClass::Copy, &[mem(cat, bytes)]);
+        true
+    }
+
+    /// `repeat_kv` on the keys or the values of `s` positions: unsqueeze,
+    /// expand to every query head, and a reshape that copies (it reads the KV
+    /// heads and writes one copy per query head). Its backward sums the
+    /// copies back onto the KV heads.
+    fn repeat_kv(&mut self, b: f64, s: f64) {
+        let m = self.m;
+        let (hq, hkv, d, e) = (m.heads as f64, m.kv_heads as f64, m.head_dim as f64, self.e);
+        let names = Rc::clone(&self.n);
+        let (copy, sum) = (&names.copy, &names.sum);
+        self.view("aten::unsqueeze", "UnsqueezeBackward0");
+        self.op("aten::expand", HostClass::View, &[]);
+        self.grad("ExpandBackward0", &[mem(sum, b * s * d * (hq + hkv) * e)]);
+        self.op("aten::reshape", HostClass::Copy, &[mem(copy, b * s * d * (hq + hkv) * e)]);
+        self.grad("UnsafeViewBackward0", &[]);
+    }
+
+    /// `sdpa_attention_forward`'s `.contiguous()` calls on q, k and v
+    /// (transformers 4.48-4.55): a copy for each input not already laid out as
+    /// `[batch, heads, seq, head_dim]`. With one query per sequence every
+    /// input already is; K and V are after a cache `cat` or a `repeat_kv`
+    /// reshape. The copies' backward passes the gradient through (no kernel).
+    fn contiguous_qkv(&mut self, n: f64, kv_contiguous: bool, t: f64) {
+        let m = self.m;
+        let (hq, hkv) = ((m.heads * m.head_dim) as f64, (m.kv_heads * m.head_dim) as f64);
+        let e = self.e;
+        let copies: [(f64, bool); 3] =
+            [(hq, t > 1.0), (hkv, t > 1.0 && !kv_contiguous), (hkv, t > 1.0 && !kv_contiguous)];
+        for (width, copies_data) in copies {
+            if copies_data {
+                self.copy("aten::contiguous", n * width, e, e, "CloneBackward0", 0);
+            } else {
+                self.op("aten::contiguous", HostClass::View, &[]);
+            }
+        }
     }
 
     /// `scaled_dot_product_attention` with the flash backend: `t` queries per
-    /// sequence against `s` keys.
-    fn sdpa(&mut self, b: f64, t: f64, s: f64, causal: bool) {
+    /// sequence against `s` keys of `kv_heads` heads (the model's KV heads, or
+    /// every query head after `repeat_kv`).
+    fn sdpa(&mut self, b: f64, t: f64, s: f64, causal: bool, kv_heads: u64) {
         let m = self.m;
-        let (hq, hkv, d) = (m.heads as f64, m.kv_heads as f64, m.head_dim as f64);
+        let (hq, hkv, d) = (m.heads as f64, kv_heads as f64, m.head_dim as f64);
         let e = self.e;
         let mut flops = 4.0 * b * hq * t * s * d;
         if causal {
@@ -587,10 +648,20 @@ impl Lower {
             &names.flash_bwd,
             &names.flash_bwd_convert,
         );
-        if t <= 1.0 {
-            // One query per sequence: flash-decoding splits the keys across
-            // blocks and a second kernel combines the partial results (float32).
-            let partial = b * hq * d * 4.0 * 8.0;
+        // The grid flash sees: one query of grouped-query attention is
+        // regrouped as the KV heads' query groups (`seqlenq_ngroups_swapped`).
+        let (grid_heads, grid_queries) =
+            if t <= 1.0 && kv_heads < m.heads { (kv_heads, m.heads / kv_heads) } else { (m.heads, t as u64) };
+        // Split-KV is not implemented with dropout (training of GPT-2 and BERT).
+        let splits = if self.train {
+            1
+        } else {
+            flash_splits(b as u64, grid_heads, grid_queries, s as u64, m.head_dim, self.sm_count)
+        };
+        if splits > 1 {
+            // The keys are split across blocks and a second kernel combines
+            // the partial outputs and log-sum-exps (float32).
+            let partial = f64::from(splits) * b * hq * t * (d + 1.0) * 4.0;
             let ks = [
                 KernelIn { name: splitkv, api: LaunchApi::Runtime, class: KernelClass::Attention, flops, bytes },
                 mem(combine, partial + q_bytes),
@@ -618,12 +689,41 @@ impl Lower {
         );
     }
 
-    /// Attention output back to `[b, t, heads * head_dim]`: transpose, then a
-    /// copy to make it contiguous.
-    fn merge_heads(&mut self, elems: f64) {
+    /// A decoder's attention over `s` keys for `t` new queries per sequence
+    /// (`n` rows), after the cache update: the stack's grouped-query and
+    /// contiguity rules, SDPA, and the output merged back into rows.
+    fn attention(&mut self, b: f64, t: f64, s: f64, n: f64, kv_from_cat: bool) {
+        let m = self.m;
+        // The releases' shared `sdpa_attention_forward` is the Llama path; GPT-2
+        // (heads = KV heads) keeps its own SDPA class without contiguous calls.
+        let llama = m.arch == Arch::Llama;
+        let repeat = llama && self.stack.repeat_kv() && m.heads > m.kv_heads;
+        if repeat {
+            self.repeat_kv(b, s);
+            self.repeat_kv(b, s);
+        }
+        let copies = llama && self.stack.contiguous_qkv();
+        if copies {
+            self.contiguous_qkv(n, kv_from_cat || repeat, t);
+        }
+        self.sdpa(b, t, s, t > 1.0, if repeat { m.heads } else { m.kv_heads });
+        self.merge_heads(n * (m.heads * m.head_dim) as f64, copies && t > 1.0);
+    }
+
+    /// Attention output back to `[b, t, heads * head_dim]`: transpose, then
+    /// `.contiguous()`. Flash writes its output in the layout of the query it
+    /// was given: a query made contiguous as `[b, heads, t, head_dim]`
+    /// (`copies`) leaves the transposed output strided and the call copies;
+    /// otherwise the output is already `[b, t, heads, head_dim]` and the call
+    /// returns it as it is.
+    fn merge_heads(&mut self, elems: f64, copies: bool) {
         self.view("aten::transpose", "TransposeBackward0");
-        let e = self.e;
-        self.copy("aten::contiguous", elems, e, e, "CloneBackward0", 1);
+        if copies {
+            let e = self.e;
+            self.copy("aten::contiguous", elems, e, e, "CloneBackward0", 0);
+        } else {
+            self.op("aten::contiguous", HostClass::View, &[]);
+        }
         self.view("aten::reshape", "ViewBackward0");
     }
 
@@ -691,11 +791,8 @@ impl Lower {
                 let qk = 2.0 * n * (hq + hkv) * e;
                 self.span_region(Pattern::Rotary, from, qk, Some(qk));
             }
-            if !self.train {
-                self.cache_update(b, past, t);
-            }
-            self.sdpa(b, t, past + t, t > 1.0);
-            self.merge_heads(n * hq);
+            let kv_from_cat = !self.train && self.cache_update(b, past, t);
+            self.attention(b, t, past + t, n, kv_from_cat);
             if m.arch == Arch::Gpt2 {
                 self.view("aten::view", "ViewBackward0");
             }
@@ -969,8 +1066,8 @@ impl Lower {
                 self.view("aten::view", "ViewBackward0");
                 self.view("aten::transpose", "TransposeBackward0");
             }
-            self.sdpa(b, t, t, false);
-            self.merge_heads(n * h);
+            self.sdpa(b, t, t, false, m.kv_heads);
+            self.merge_heads(n * h, false);
             // BertSelfOutput: dense, dropout, LayerNorm(x + input).
             self.linear("aten::linear", n, h, h, true, true);
             self.dropout(n * h);
@@ -1012,11 +1109,20 @@ mod tests {
     use crate::model::{BERT_BASE, GPT2, LLAMA_3_2_1B};
 
     fn program(model: &'static ModelConfig, phase: Phase, batch: u64, seq: u64) -> Program {
-        let w = WorkloadSpec { model, phase, dtype: Dtype::Bf16 };
-        match lower(&w, Shape { batch, seq }, "gemm") {
+        lowered(model, phase, batch, seq, Stack::default(), 132)
+    }
+
+    fn lowered(model: &'static ModelConfig, phase: Phase, batch: u64, seq: u64, stack: Stack, sms: u32) -> Program {
+        let w = WorkloadSpec { model, phase, dtype: Dtype::Bf16, stack };
+        match lower(&w, Shape { batch, seq }, Target { gemm_kernel: "gemm", sm_count: sms }) {
             Ok(p) => p,
             Err(e) => panic!("{e}"),
         }
+    }
+
+    /// Launches whose kernel name contains `pattern`.
+    fn named(p: &Program, pattern: &str) -> usize {
+        count(p, |k| p.names[k.name as usize].contains(pattern))
     }
 
     fn count(p: &Program, pred: impl Fn(&Kernel) -> bool) -> usize {
@@ -1027,8 +1133,9 @@ mod tests {
     fn llama_decode_launches_the_eager_kernel_sequence() {
         let p = program(&LLAMA_3_2_1B, Phase::Decode, 1, 1024);
         // Per layer: 2 RMSNorms x 8, 7 GEMMs, RoPE 2 x 5, 2 cache cats, SDPA 2
-        // (split-KV + combine), 1 contiguous copy, 2 residual adds, SiLU and mul.
-        let per_layer = 16 + 7 + 10 + 2 + 2 + 1 + 2 + 2;
+        // (split-KV + combine), 2 residual adds, SiLU and mul. The output's
+        // `.contiguous()` moves nothing (flash wrote it as [b, t, heads, d]).
+        let per_layer = 16 + 7 + 10 + 2 + 2 + 2 + 2;
         // Embedding, arange, RoPE tables (9), final norm (8), LM head, to(float), argmax.
         let outside = 1 + 1 + 9 + 8 + 1 + 2;
         assert_eq!(p.kernel_count(), 16 * per_layer + outside);
@@ -1040,6 +1147,76 @@ mod tests {
         let readbacks = p.ops.iter().filter(|o| matches!(o.action, Action::ReadBack { .. })).count();
         assert_eq!(readbacks, 1);
         assert!(matches!(p.ops.last().map(|o| o.action), Some(Action::ReadBack { bytes: 8 })));
+    }
+
+    #[test]
+    fn each_stack_lowers_llama_attention_by_its_own_rules() {
+        use Stack::*;
+        let layers = LLAMA_3_2_1B.layers as usize;
+        // (stack, per-layer copies, cats, flash kernels) for a 128-token prefill at batch 1.
+        // 4.45: two repeat_kv copies, the cache stored without a cat.
+        // 4.49: the same, plus .contiguous() of q and of the output (K and V
+        //       come out of repeat_kv already contiguous).
+        // 4.54: K and V from the cache cat; q and the output still copied.
+        // 4.56: the cache cat only.
+        let want = [(Transformers445, 2, 0), (Transformers449, 4, 0), (Transformers454, 2, 2), (Transformers456, 0, 2)];
+        for (stack, copies, cats) in want {
+            let p = lowered(&LLAMA_3_2_1B, Phase::Prefill, 1, 128, stack, 132);
+            let base = program(&LLAMA_3_2_1B, Phase::Prefill, 1, 128);
+            // Copies and cats outside the layers (RoPE tables, the pick) are the
+            // same in every stack: count against the default's.
+            let extra_copies = named(&p, "direct_copy") as i64 - named(&base, "direct_copy") as i64;
+            let extra_cats = named(&p, "CatArrayBatchedCopy") as i64 - named(&base, "CatArrayBatchedCopy") as i64;
+            assert_eq!(extra_copies, (copies * layers) as i64, "{stack}");
+            assert_eq!(extra_cats, ((cats as i64 - 2) * layers as i64), "{stack}");
+            assert_eq!(named(&p, "flash_fwd_kernel"), layers, "{stack}");
+        }
+    }
+
+    #[test]
+    fn repeat_kv_copies_the_cache_per_query_head_in_decode() {
+        let old = lowered(&LLAMA_3_2_1B, Phase::Decode, 4, 1024, Stack::Transformers445, 114);
+        let new = lowered(&LLAMA_3_2_1B, Phase::Decode, 4, 1024, Stack::Transformers456, 114);
+        let layers = LLAMA_3_2_1B.layers as usize;
+        assert_eq!(named(&old, "direct_copy") - named(&new, "direct_copy"), 2 * layers);
+        // The copies write every KV position once per query head (4x for 32 / 8
+        // heads) and attention reads the expanded K and V.
+        let m = &LLAMA_3_2_1B;
+        let kv_bytes = (4 * 1025 * m.kv_heads * m.head_dim * 2) as f64;
+        let attn = |p: &Program| -> f64 {
+            p.kernels.iter().filter(|k| k.class == KernelClass::Attention).map(|k| k.bytes).sum::<f64>()
+        };
+        let grew = attn(&old) - attn(&new);
+        let expected = 2.0 * kv_bytes * 3.0 * layers as f64;
+        assert!((grew - expected).abs() / expected < 1e-9, "{grew} vs {expected}");
+    }
+
+    #[test]
+    fn flash_decoding_splits_only_while_the_grid_is_small() {
+        // enable_gqa: 8 KV heads per sequence; 114 SMs split up to batch 22.
+        let split =
+            |batch, stack| named(&lowered(&LLAMA_3_2_1B, Phase::Decode, batch, 1024, stack, 114), "splitkv_kernel");
+        let layers = LLAMA_3_2_1B.layers as usize;
+        assert_eq!(split(22, Stack::Transformers456), layers);
+        assert_eq!(split(23, Stack::Transformers456), 0);
+        // repeat_kv: 32 heads of one query each, up to batch 5.
+        assert_eq!(split(5, Stack::Transformers445), layers);
+        assert_eq!(split(6, Stack::Transformers445), 0);
+        // Without a split there is no combine kernel either.
+        let p = lowered(&LLAMA_3_2_1B, Phase::Decode, 23, 1024, Stack::Transformers456, 114);
+        assert_eq!(named(&p, "splitkv_combine"), 0);
+        assert_eq!(named(&p, "flash_fwd_kernel"), layers);
+    }
+
+    #[test]
+    fn gpt2_and_bert_attention_does_not_depend_on_the_stack_beyond_the_cache() {
+        for stack in Stack::ALL {
+            for (model, phase) in [(&GPT2, Phase::Decode), (&BERT_BASE, Phase::Prefill), (&GPT2, Phase::Train)] {
+                let p = lowered(model, phase, 2, 128, stack, 132);
+                let base = program(model, phase, 2, 128);
+                assert_eq!(named(&p, "direct_copy"), named(&base, "direct_copy"), "{stack} {}", model.id);
+            }
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::WorkloadError;
+use crate::stack::Stack;
 
 /// Which Hugging Face modeling file the model follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -322,6 +323,8 @@ pub struct WorkloadSpec {
     pub model: &'static ModelConfig,
     pub phase: Phase,
     pub dtype: Dtype,
+    /// The `transformers` / PyTorch release whose code paths the lowering follows.
+    pub stack: Stack,
 }
 
 /// Device memory of one step, in bytes ([`WorkloadSpec::memory_estimate`]).
@@ -365,12 +368,17 @@ impl WorkloadSpec {
                 }
             }
         };
-        Ok(WorkloadSpec { model, phase, dtype })
+        Ok(WorkloadSpec { model, phase, dtype, stack: Stack::default() })
     }
 
     /// Every valid `MODEL:PHASE` name.
     pub fn all_names() -> Vec<String> {
         MODELS.iter().flat_map(|m| m.phases.iter().map(move |p| format!("{}:{}", m.id, p.as_str()))).collect()
+    }
+
+    /// The same workload lowered for `stack`.
+    pub fn with_stack(self, stack: Stack) -> WorkloadSpec {
+        WorkloadSpec { stack, ..self }
     }
 
     /// `llama-3.2-1b:decode`.

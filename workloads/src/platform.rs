@@ -12,6 +12,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::lower::Target;
 use crate::model::Dtype;
 
 /// The built-in platforms: name (without the `sim:` prefix) and file text.
@@ -256,6 +257,11 @@ impl Platform {
             Dtype::Bf16 => &self.spec.gpu.gemm_kernel_bf16,
             Dtype::Fp16 => &self.spec.gpu.gemm_kernel_fp16,
         }
+    }
+
+    /// What the lowering needs of this GPU for a `dtype` workload.
+    pub fn target(&self, dtype: Dtype) -> Target<'_> {
+        Target { gemm_kernel: self.gemm_kernel(dtype), sm_count: self.spec.gpu.sm_count }
     }
 }
 

@@ -72,7 +72,7 @@ impl PointRunner for SimPoints {
         let (w, id) = (&self.workload, self.platform.id());
         let shape = Shape { batch, seq: self.seq };
         let sim = SimSpec {
-            trace_name: Some(format!("{} batch {batch} seq {} on {id}", w.name(), self.seq)),
+            trace_name: Some(format!("{} batch {batch} seq {} on {id}, {}", w.name(), self.seq, w.stack)),
             ..self.sim.clone()
         };
         progress(Stage::Simulating);
@@ -124,7 +124,7 @@ impl SimPoints {
             };
             return Ok(failed_point(&e));
         }
-        let program = match lower(w, shape, self.platform.gemm_kernel(sim.dtype)) {
+        let program = match lower(w, shape, self.platform.target(sim.dtype)) {
             Ok(p) => p,
             Err(e) => return Ok(failed_point(&e.into())),
         };

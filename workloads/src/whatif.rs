@@ -716,7 +716,7 @@ impl PointRunner for WhatIfPoints {
         let shape = Shape { batch, seq: b.seq };
         let label = self.what_if.label();
         let sim = SimSpec {
-            trace_name: Some(format!("{} batch {batch} seq {} on {id}, what-if {label}", w.name(), b.seq)),
+            trace_name: Some(format!("{} batch {batch} seq {} on {id}, {}, what-if {label}", w.name(), b.seq, w.stack)),
             ..b.sim.clone()
         };
         progress(Stage::Simulating);

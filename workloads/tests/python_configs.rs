@@ -137,7 +137,7 @@ fn differences(python: &Map<String, Value>, models: &[&'static ModelConfig]) -> 
             .phases
             .iter()
             .map(|&phase| {
-                let w = WorkloadSpec { model: m, phase, dtype: Dtype::Bf16 };
+                let w = WorkloadSpec { model: m, phase, dtype: Dtype::Bf16, stack: Default::default() };
                 (phase.as_str().to_string(), json!(w.default_seq()))
             })
             .collect();

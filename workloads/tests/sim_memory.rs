@@ -72,7 +72,7 @@ fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
 fn a_point_taken_a_step_at_a_time_holds_one_step() {
     let w = WorkloadSpec::parse("gpt2:decode", Dtype::Bf16).expect("workload");
     let platform = Platform::builtin("sim:h100-pcie").expect("platform");
-    let program = lower(&w, Shape { batch: 1, seq: 128 }, platform.gemm_kernel(Dtype::Bf16)).expect("lower");
+    let program = lower(&w, Shape { batch: 1, seq: 128 }, platform.target(Dtype::Bf16)).expect("lower");
     let aspec = AnalysisSpec::default();
     let spec = |steps| SimSpec { warmup_steps: 20, steps, seed: 1, jitter: 0.03, dtype: Dtype::Bf16, trace_name: None };
     let stepwise = |steps| {

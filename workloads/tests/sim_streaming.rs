@@ -13,7 +13,7 @@ use boundscope_workloads::{Dtype, Platform, Shape, SimSpec, WorkloadSpec, lower,
 fn setup(steps: u32, warmup: u32) -> (boundscope_workloads::Program, Platform, SimSpec) {
     let w = WorkloadSpec::parse("gpt2:decode", Dtype::Bf16).expect("workload");
     let platform = Platform::builtin("sim:h100-pcie").expect("platform");
-    let program = lower(&w, Shape { batch: 2, seq: 128 }, platform.gemm_kernel(Dtype::Bf16)).expect("lower");
+    let program = lower(&w, Shape { batch: 2, seq: 128 }, platform.target(Dtype::Bf16)).expect("lower");
     let spec = SimSpec { warmup_steps: warmup, steps, seed: 3, jitter: 0.03, dtype: Dtype::Bf16, trace_name: None };
     (program, platform, spec)
 }

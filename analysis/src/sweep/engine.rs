@@ -320,6 +320,7 @@ mod tests {
             note: String::new(),
             workload: "fake".into(),
             model_config: String::new(),
+            stack: None,
             dtype: String::new(),
             seq: 7,
             batches: batches.to_vec(),

@@ -209,6 +209,10 @@ pub struct SweepDocument {
     /// The Hugging Face configuration the model's shape comes from.
     pub model_config: String,
     pub dtype: String,
+    /// The `transformers` release whose code paths the simulated lowering
+    /// follows (`transformers-4.56`); `None` when no series is simulated
+    /// (a real run records the versions it found in its own run directory).
+    pub stack: Option<String>,
     pub seq: u64,
     pub batches: Vec<u64>,
     /// Measured steps each point was asked to run (`None`: every step the
@@ -325,6 +329,7 @@ mod tests {
             note: String::new(),
             workload: "w".into(),
             model_config: String::new(),
+            stack: None,
             dtype: String::new(),
             seq: 0,
             batches: vec![4],

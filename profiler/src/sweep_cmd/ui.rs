@@ -325,6 +325,7 @@ mod tests {
             platforms: vec!["sim:h100-pcie".into()],
             platform_files: Vec::new(),
             dtype: "bf16".into(),
+            stack: None,
             seed: 1,
             jitter: 0.0,
             knee_factor: 2.0,

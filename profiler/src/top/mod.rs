@@ -17,7 +17,7 @@ use anyhow::{Context, anyhow};
 use boundscope_analysis::live::{LiveAnalyzer, LiveSnapshot, LiveSpec, Pacer, Speed, TraceReplay};
 use boundscope_analysis::{AnalysisSpec, analyze};
 use boundscope_trace::read_trace;
-use boundscope_workloads::{Dtype, Platform, Shape, SimSpec, WorkloadSpec};
+use boundscope_workloads::{Dtype, Platform, Shape, SimSpec, Stack, WorkloadSpec};
 use clap::Args;
 
 use crate::Failure;
@@ -40,6 +40,10 @@ pub struct TopArgs {
     /// Sequence length of a simulated run (default: the workload's).
     #[arg(long, value_name = "N", requires = "platform")]
     pub seq: Option<u64>,
+    /// transformers release the simulated lowering follows: transformers-4.45, -4.49, -4.54 or
+    /// -4.56 [default: transformers-4.56] (docs/workloads.md).
+    #[arg(long, value_name = "STACK", requires = "platform")]
+    pub stack: Option<String>,
     /// Steps of a simulated run (1..=1000000; default: until you quit, 100 with --headless).
     #[arg(long, value_name = "N", requires = "platform")]
     pub steps: Option<u64>,
@@ -147,8 +151,10 @@ fn spec_from_args(args: &TopArgs) -> Result<TopSpec, Failure> {
     }
     let platform = Platform::builtin(name).map_err(|e| bad(e.to_string()))?;
     let dtype = Dtype::parse("bf16").map_err(|e| bad(e.to_string()))?;
+    let stack = args.stack.as_deref().map(Stack::parse).transpose().map_err(|e| bad(e.to_string()))?;
     let workload = WorkloadSpec::parse(&args.workload, dtype)
-        .map_err(|e| bad(format!("{e}\n  workloads: {}", WorkloadSpec::all_names().join(", "))))?;
+        .map_err(|e| bad(format!("{e}\n  workloads: {}", WorkloadSpec::all_names().join(", "))))?
+        .with_stack(stack.unwrap_or_default());
     let seq = args.seq.unwrap_or_else(|| workload.default_seq());
     let shape = Shape { batch: args.batch, seq };
     workload.check_shape(shape).map_err(|e| bad(e.to_string()))?;
@@ -159,7 +165,13 @@ fn spec_from_args(args: &TopArgs) -> Result<TopSpec, Failure> {
         seed: args.seed,
         jitter: 0.05,
         dtype,
-        trace_name: Some(format!("{} batch {} seq {seq} on {}", workload.name(), args.batch, platform.id())),
+        trace_name: Some(format!(
+            "{} batch {} seq {seq} on {}, {}",
+            workload.name(),
+            args.batch,
+            platform.id(),
+            workload.stack
+        )),
     };
     let label = format!("{} batch {} seq {seq} (simulated)", workload.name(), args.batch);
     let gpu = format!("{} (model)", platform.id());

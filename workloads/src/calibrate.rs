@@ -310,38 +310,86 @@ struct TopOp {
     name: usize,
 }
 
-fn gather(t: &Trace, s: &mut Samples) {
-    // Host calls per thread, by start.
-    let mut calls_by_thread: HashMap<u32, Vec<usize>> = HashMap::new();
+/// Host API calls per thread, by start.
+fn calls_by_thread(t: &Trace) -> HashMap<u32, Vec<usize>> {
+    let mut calls: HashMap<u32, Vec<usize>> = HashMap::new();
     for i in 0..t.api.start_ns.len() {
-        calls_by_thread.entry(t.api.thread[i].0).or_default().push(i);
+        calls.entry(t.api.thread[i].0).or_default().push(i);
     }
-    for v in calls_by_thread.values_mut() {
+    for v in calls.values_mut() {
         v.sort_by_key(|&i| t.api.start_ns[i]);
     }
-    // Top-level operators per thread.
-    let mut ops_by_thread: HashMap<u32, Vec<usize>> = HashMap::new();
+    calls
+}
+
+/// The top-level operators of every host thread (operators not inside
+/// another one on the same thread), by thread id, each list by start.
+fn top_level_ops(t: &Trace) -> BTreeMap<u32, Vec<TopOp>> {
+    let mut ops_by_thread: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for i in 0..t.host_ops.start_ns.len() {
         if t.host_ops.kind[i] == HostOpKind::Operator {
             ops_by_thread.entry(t.host_ops.thread[i].0).or_default().push(i);
         }
     }
-    let mut python_thread: Option<(u32, Vec<TopOp>)> = None;
-    let mut threads: Vec<u32> = ops_by_thread.keys().copied().collect();
-    threads.sort_unstable();
-    for th in threads {
-        let mut idx = ops_by_thread.remove(&th).unwrap_or_default();
-        idx.sort_by_key(|&i| (t.host_ops.start_ns[i], std::cmp::Reverse(t.host_ops.end_ns[i])));
-        let mut top: Vec<TopOp> = Vec::new();
-        let mut open_end = i64::MIN;
-        for i in idx {
-            let (a, b) = (t.host_ops.start_ns[i], t.host_ops.end_ns[i]);
-            if a < open_end {
+    ops_by_thread
+        .into_iter()
+        .map(|(th, mut idx)| {
+            idx.sort_by_key(|&i| (t.host_ops.start_ns[i], std::cmp::Reverse(t.host_ops.end_ns[i])));
+            let mut top: Vec<TopOp> = Vec::new();
+            let mut open_end = i64::MIN;
+            for i in idx {
+                let (a, b) = (t.host_ops.start_ns[i], t.host_ops.end_ns[i]);
+                if a < open_end {
+                    continue;
+                }
+                open_end = b;
+                top.push(TopOp { start: a, end: b, name: i });
+            }
+            (th, top)
+        })
+        .collect()
+}
+
+/// Calls of `kind` (kernel launches, or memsets, ...) inside each top-level
+/// operator, summed by operator name (`aten::linear` -> 168): with
+/// [`ApiKind::KernelLaunch`], the per-operator kernel counts a recorded trace
+/// shows, to hold against a lowering's
+/// ([`crate::Program::launches_per_operator`]). Calls outside any operator
+/// are counted under `""`.
+pub fn launches_per_operator(t: &Trace, kind: ApiKind) -> BTreeMap<String, u64> {
+    let calls = calls_by_thread(t);
+    let tops = top_level_ops(t);
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
+    for (th, calls) in &calls {
+        let top = tops.get(th).map_or(&[][..], Vec::as_slice);
+        // A call inside another of its kind (the driver's `cuLaunchKernel`
+        // under `cudaLaunchKernelExC`) is the same launch.
+        let mut outer_end = i64::MIN;
+        for &c in calls {
+            if t.api.kind[c] != kind {
                 continue;
             }
-            open_end = b;
-            top.push(TopOp { start: a, end: b, name: i });
+            let at = t.api.start_ns[c];
+            if at < outer_end {
+                continue;
+            }
+            outer_end = t.api.end_ns[c];
+            // The last operator starting at or before the call, if it covers it.
+            let i = top.partition_point(|o| o.start <= at);
+            let name = match i.checked_sub(1).map(|i| top[i]) {
+                Some(op) if at < op.end => t.str(t.host_ops.name[op.name]),
+                _ => "",
+            };
+            *out.entry(name.to_string()).or_default() += 1;
         }
+    }
+    out
+}
+
+fn gather(t: &Trace, s: &mut Samples) {
+    let calls_by_thread = calls_by_thread(t);
+    let mut python_thread: Option<(u32, Vec<TopOp>)> = None;
+    for (th, top) in top_level_ops(t) {
         let calls = calls_by_thread.get(&th).map_or(&[][..], Vec::as_slice);
         for op in &top {
             let name = t.str(t.host_ops.name[op.name]);

@@ -773,9 +773,10 @@ impl Lower {
                 self.view("aten::view", "ViewBackward0");
                 self.view("aten::split", "SplitBackward0");
             } else {
-                self.linear(linear_op, n, h, hq, bias, true);
-                self.linear(linear_op, n, h, hkv, bias, true);
-                self.linear(linear_op, n, h, hkv, bias, true);
+                let qkv_bias = bias || m.qkv_bias;
+                self.linear(linear_op, n, h, hq, qkv_bias, true);
+                self.linear(linear_op, n, h, hkv, qkv_bias, true);
+                self.linear(linear_op, n, h, hkv, qkv_bias, true);
             }
             for _ in 0..3 {
                 self.view("aten::view", "ViewBackward0");

@@ -80,6 +80,9 @@ pub struct ModelConfig {
     pub tied_embeddings: bool,
     /// Linear layers carry biases.
     pub linear_bias: bool,
+    /// The query, key and value projections carry biases even where the
+    /// other linear layers do not (Qwen2's attention layout).
+    pub qkv_bias: bool,
     pub norm: Norm,
     pub activation: Activation,
     pub positions: Positions,
@@ -107,6 +110,7 @@ pub const LLAMA_3_2_1B: ModelConfig = ModelConfig {
     type_vocab: 0,
     tied_embeddings: true,
     linear_bias: false,
+    qkv_bias: false,
     norm: Norm::RmsNorm,
     activation: Activation::Silu,
     positions: Positions::Rope,
@@ -131,6 +135,7 @@ pub const GPT2: ModelConfig = ModelConfig {
     type_vocab: 0,
     tied_embeddings: true,
     linear_bias: true,
+    qkv_bias: true,
     norm: Norm::LayerNorm,
     activation: Activation::GeluNew,
     positions: Positions::Learned,
@@ -156,6 +161,7 @@ pub const BERT_BASE: ModelConfig = ModelConfig {
     type_vocab: 2,
     tied_embeddings: true,
     linear_bias: true,
+    qkv_bias: true,
     norm: Norm::LayerNorm,
     activation: Activation::Gelu,
     positions: Positions::Learned,
@@ -195,6 +201,10 @@ impl ModelConfig {
         let norm_tensors = if self.norm == Norm::LayerNorm { 2 } else { 1 };
         match self.arch {
             Arch::Llama => {
+                if self.qkv_bias {
+                    t.push((l, q));
+                    t.push((2 * l, kv));
+                }
                 t.push((l, h * q));
                 t.push((2 * l, h * kv));
                 t.push((l, q * h));

@@ -240,6 +240,19 @@ impl Program {
     }
 
     /// Kernels launched per step.
+    /// Kernels launched by each operator, summed by operator name: the
+    /// lowering's side of a check against a recorded trace
+    /// ([`crate::calibrate::launches_per_operator`]).
+    pub fn launches_per_operator(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut out = std::collections::BTreeMap::new();
+        for op in &self.ops {
+            if let Action::Launch { count, .. } = op.action {
+                *out.entry(self.name(op.name).to_string()).or_default() += u64::from(count);
+            }
+        }
+        out
+    }
+
     pub fn kernel_count(&self) -> usize {
         self.kernels.len()
     }

@@ -140,8 +140,15 @@ type StreamKey = (u32, u32);
 /// (the steps, or the whole trace when there are none).
 pub fn advise(trace: &Trace, l: &LaunchTable, windows: &[WindowMetrics], spec: &AdviceSpec) -> Advice {
     if windows.iter().all(|w| w.verdict.bound == Bound::NoGpuWork) {
-        let what =
-            if windows.iter().any(|w| w.step.is_some()) { "no step runs a kernel" } else { "the trace runs no kernel" };
+        // One window without a step number is the whole trace (`analyze`);
+        // several are the time windows a live view judges.
+        let what = if windows.iter().any(|w| w.step.is_some()) {
+            "no step runs a kernel"
+        } else if windows.len() > 1 {
+            "no window judged runs a kernel"
+        } else {
+            "the trace runs no kernel"
+        };
         return Advice {
             fusion: Vec::new(),
             cuda_graphs: None,

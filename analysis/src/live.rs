@@ -16,7 +16,10 @@
 //! CUDA-graph launches; each device's earlier activities are kept as one row
 //! with their latest end, which is all the gap before the next activity needs.
 //! Memory is therefore bounded by the event rate times the retention margin,
-//! plus fixed-capacity histories ([`History`]).
+//! plus fixed-capacity histories ([`History`]). The advice judges the final
+//! steps (else time windows) whose events are all still retained, so it is
+//! the batch advice over those steps; only its whole-trace counts
+//! (occurrences, proximity score) cover the retained trace, not the run.
 //!
 //! A window is *final* once the watermark (no event starting earlier is still
 //! to come) has passed both its end and the end of its last kernel (queue depth
@@ -155,10 +158,16 @@ pub struct LiveSnapshot {
     /// Per kernel name over the final windows, by total time.
     pub kernels: Vec<KernelRow>,
     pub counters: Vec<CounterLive>,
-    /// Fusion and CUDA-graph advice over the retained windows (the last seconds).
+    /// Fusion and CUDA-graph advice over the final steps (else time windows)
+    /// still held in the retained trace (the last seconds).
     pub advice: Option<Advice>,
-    /// Which windows the advice rests on.
+    /// Which windows the advice rests on, and what it counts over the held
+    /// trace rather than the whole run.
     pub advice_basis: String,
+    /// Start of the first and end of the last window the advice judged
+    /// (relative to the origin).
+    #[serde(default)]
+    pub advice_span_ns: Option<(i64, i64)>,
     pub warnings: Vec<Warning>,
 }
 
@@ -228,7 +237,16 @@ pub struct LiveAnalyzer {
     counter_index: FxHashMap<u32, usize>,
     advice: Option<Advice>,
     advice_basis: String,
+    advice_span: Option<(i64, i64)>,
     advice_at: i64,
+    /// A step or window became final since the advice was computed.
+    advice_due: bool,
+    /// Final steps and time windows (source clock) whose events are all still
+    /// retained: what the advice judges, as `analyze` judges every step.
+    recent_steps: VecDeque<WindowMetrics>,
+    recent_windows: VecDeque<WindowMetrics>,
+    /// Every event starting at or after this is retained (the latest prune cut).
+    retained_from: i64,
     /// Closed since the last [`LiveAnalyzer::drain_closed`]: a consumer that
     /// does not write them out drains them anyway, or they pile up.
     closed: Vec<Closed>,
@@ -266,7 +284,12 @@ impl LiveAnalyzer {
             counter_index: FxHashMap::default(),
             advice: None,
             advice_basis: String::new(),
+            advice_span: None,
             advice_at: i64::MIN,
+            advice_due: false,
+            recent_steps: VecDeque::new(),
+            recent_windows: VecDeque::new(),
+            retained_from: i64::MIN,
             closed: Vec::new(),
             last_window: None,
             seq: 0,
@@ -545,21 +568,50 @@ impl LiveAnalyzer {
                     }
                 }
             }
-            // Advice over the retained windows, at most once per second of trace time.
-            let judged: Vec<WindowMetrics> = if !final_steps.is_empty() {
-                final_steps.iter().map(|m| unshift(m, origin)).collect()
+            // Advice over the final steps (else windows) whose events are all
+            // still retained, as `analyze` judges every step of a trace; at most
+            // once per second of trace time.
+            let cap = spec.history;
+            for (recent, new) in [(&mut self.recent_steps, &final_steps), (&mut self.recent_windows, &final_windows)] {
+                for m in new {
+                    recent.push_back(unshift(m, origin));
+                    self.advice_due = true;
+                }
+                while recent.len() > cap {
+                    recent.pop_front();
+                }
+            }
+            // Steps when there are any, as in `analyze`; else the time windows.
+            let (recent, unit) = if self.recent_steps.is_empty() {
+                (&mut self.recent_windows, "window")
             } else {
-                final_windows.iter().map(|m| unshift(m, origin)).collect()
+                (&mut self.recent_steps, "step")
             };
-            if !judged.is_empty() && (ended || latest.saturating_sub(self.advice_at) >= 1_000_000_000) {
-                self.advice = Some(advice::advise(trace, &launches, &judged, &spec.advice));
-                self.advice_basis = format!(
-                    "{} {} ending at t+{:.2}s",
+            let judged: &[WindowMetrics] = recent.make_contiguous();
+            if let (Some(first), Some(last)) = (judged.first(), judged.last())
+                && self.advice_due
+                && (ended || latest.saturating_sub(self.advice_at) >= 1_000_000_000)
+            {
+                self.advice = Some(advice::advise(trace, &launches, judged, &spec.advice));
+                let mut basis = format!(
+                    "{} {unit}{} from t+{:.3}s to t+{:.3}s",
                     judged.len(),
-                    if final_steps.is_empty() { "windows" } else { "steps" },
-                    judged.last().map_or(0, |m| m.end_ns - origin) as f64 / 1e9
+                    if judged.len() == 1 { "" } else { "s" },
+                    (first.start_ns - origin) as f64 / 1e9,
+                    (last.end_ns - origin) as f64 / 1e9
                 );
+                if self.retained_from > trace_start(trace) {
+                    // Inherent to a bounded live view: say so where the figures differ.
+                    basis.push_str(&format!(
+                        "; occurrences and PS count only the trace still held, since t+{:.3}s (`analyze` counts the \
+                         whole run)",
+                        (self.retained_from - origin) as f64 / 1e9
+                    ));
+                }
+                self.advice_basis = basis;
+                self.advice_span = Some((first.start_ns - origin, last.end_ns - origin));
                 self.advice_at = latest;
+                self.advice_due = false;
             }
             // Take the sentinel rows out again (they are rebuilt at each publish).
             if sentinel_rows > 0 {
@@ -627,6 +679,7 @@ impl LiveAnalyzer {
             counters: self.counters.clone(),
             advice: self.advice.clone(),
             advice_basis: self.advice_basis.clone(),
+            advice_span_ns: self.advice_span,
             warnings: self.builder.trace_mut().diagnostics.warnings().to_vec(),
         }
     }
@@ -646,6 +699,11 @@ impl LiveAnalyzer {
         let retain = self.spec.min_retain_ns.max(self.longest_step_ns.saturating_mul(2));
         let oldest_open = self.pending_steps.iter().map(|p| p.start_ns).fold(self.frontier, i64::min);
         let cut = oldest_open.saturating_sub(retain);
+        // The advice judges only steps and windows whose every event is kept.
+        self.retained_from = self.retained_from.max(cut);
+        let from = self.retained_from;
+        self.recent_steps.retain(|m| m.start_ns >= from);
+        self.recent_windows.retain(|m| m.start_ns >= from);
         let give_up = self.latest.saturating_sub(self.spec.give_up_ns);
         self.awaited.retain(|_, &mut s| s >= give_up);
         self.early.retain(|_, &mut s| s >= give_up);
@@ -754,6 +812,16 @@ fn push_sentinel(t: &mut Trace, name: StrId, device: u32, start: i64, end: i64) 
     a.graph_id.push(None);
     a.grid.push([0; 3]);
     a.block.push([0; 3]);
+}
+
+/// Start of the earliest retained event.
+fn trace_start(t: &Trace) -> i64 {
+    [t.api.start_ns.first(), t.activities.start_ns.first(), t.host_ops.start_ns.first()]
+        .into_iter()
+        .flatten()
+        .copied()
+        .min()
+        .unwrap_or(i64::MAX)
 }
 
 /// Metrics computed on the source clock, reported relative to the origin.

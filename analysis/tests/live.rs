@@ -2,12 +2,13 @@
 //! [`LiveAnalyzer`] (small chunks, a short retention so that pruning runs all
 //! the time) gives, once the source ends, the per-step figures of
 //! `boundscope analyze` field for field, and per time window the figures the
-//! batch code computes for the same window on the whole trace. Also: windows
-//! become final in order, a late record lands in its window, memory stays
-//! bounded.
+//! batch code computes for the same window on the whole trace; its advice is
+//! the batch advice over the same steps. Also: windows become final in order,
+//! a late record lands in its window, memory stays bounded.
 
 mod common;
 
+use boundscope_analysis::advice::advise;
 use boundscope_analysis::live::{Closed, LiveAnalyzer, LiveSpec, TraceReplay};
 use boundscope_analysis::{AnalysisSpec, WindowContext, WindowMetrics, analyze, launches, queue};
 use boundscope_trace::{ActivityIn, ActivityKind, ApiCallIn, Diagnostics, HostOpIn, HostOpKind, Trace, read_trace};
@@ -253,4 +254,49 @@ fn steps_from_nvtx_ranges_are_numbered_in_order() {
     assert_eq!(numbers, vec![Some(0), Some(1), Some(2)]);
     assert_eq!(snap.steps_total, 3);
     assert!(snap.step_median.is_some());
+}
+
+#[test]
+fn live_advice_equals_batch_advice_over_the_same_steps_on_every_shared_trace() {
+    // A retention longer than any shared trace: the live analysis holds the
+    // whole trace, so its advice (over every final step, else every final
+    // time window) must equal the batch advice over the same windows, every
+    // field, though it was published every 50 ms of trace time along the way.
+    for path in common::shared_traces() {
+        let trace = read_trace(&path).expect("read");
+        let spec = LiveSpec { window_ns: 10_000_000, min_retain_ns: 1_000_000_000_000, ..LiveSpec::default() };
+        let mut live = LiveAnalyzer::new(spec, "test");
+        live.set_origin(0);
+        let mut r = TraceReplay::new(trace.clone(), 0);
+        let mut until = r.next_start().unwrap_or(0);
+        while !r.done() {
+            until += 50_000_000;
+            r.feed_live(until, &mut live, usize::MAX);
+            live.publish();
+        }
+        live.end();
+        let snap = live.publish();
+        let (Some(la), Some((from, to))) = (snap.advice, snap.advice_span_ns) else {
+            panic!("{}: no live advice", path.display())
+        };
+        assert!(!snap.advice_basis.contains("still held"), "{}: {}", path.display(), snap.advice_basis);
+        let (lt, _) = launches::build_launch_table(&trace, &mut Diagnostics::default());
+        let depths = queue::stream_depths(&trace, &lt);
+        let ctx = WindowContext { trace: &trace, launches: &lt, depths: &depths, spec: spec.window };
+        // Every step, as `analyze` judges; without steps, the time windows.
+        let judged: Vec<WindowMetrics> = if trace.steps.is_empty() {
+            (from / spec.window_ns..to / spec.window_ns)
+                .map(|k| {
+                    let s = k * spec.window_ns;
+                    ctx.metrics(format!("t+{:.2}s", s as f64 / 1e9), None, s, s + spec.window_ns)
+                })
+                .collect()
+        } else {
+            let b = analyze(&trace, "t", &AnalysisSpec::default()).expect("analyze").report;
+            assert_eq!((b.steps[0].start_ns, b.steps[b.steps.len() - 1].end_ns), (from, to), "{}", path.display());
+            assert_eq!(b.advice, la, "{}", path.display());
+            b.steps
+        };
+        assert_eq!(advise(&trace, &lt, &judged, &spec.advice), la, "{}", path.display());
+    }
 }

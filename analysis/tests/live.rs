@@ -8,10 +8,12 @@
 
 mod common;
 
-use boundscope_analysis::advice::advise;
+use boundscope_analysis::advice::{FusionCandidate, advise};
 use boundscope_analysis::live::{Closed, LiveAnalyzer, LiveSpec, TraceReplay};
 use boundscope_analysis::{AnalysisSpec, WindowContext, WindowMetrics, analyze, launches, queue};
-use boundscope_trace::{ActivityIn, ActivityKind, ApiCallIn, Diagnostics, HostOpIn, HostOpKind, Trace, read_trace};
+use boundscope_trace::{
+    ActivityIn, ActivityKind, ApiCallIn, Diagnostics, HostOpIn, HostOpKind, Trace, TraceBuilder, read_trace,
+};
 
 /// Replays `trace` in chunks of `chunk_ns` trace time, publishing after each.
 /// Returns the final windows, the final steps, the most rows retained at
@@ -254,6 +256,140 @@ fn steps_from_nvtx_ranges_are_numbered_in_order() {
     assert_eq!(numbers, vec![Some(0), Some(1), Some(2)]);
     assert_eq!(snap.steps_total, 3);
     assert!(snap.step_median.is_some());
+}
+
+/// A decode-like step: per layer, an RMSNorm written out in framework ops
+/// (each op one kernel, linked to its launch call by External id, 1 us of
+/// Python between ops), then attention (which no chain joins). The host
+/// takes 10 us per op against 2 us kernels: CPU-bound.
+const NORM_OPS: [(&str, &str); 7] = [
+    ("aten::pow", "void at::native::vectorized_elementwise_kernel<4, at::native::pow_tensor_scalar_kernel>"),
+    ("aten::mean", "void at::native::reduce_kernel<512, 1, at::native::ReduceOp<float, at::native::MeanOps<float>>>"),
+    ("aten::add", "void at::native::vectorized_elementwise_kernel<4, at::native::CUDAFunctor_add<float>>"),
+    ("aten::rsqrt", "void at::native::vectorized_elementwise_kernel<4, at::native::rsqrt_kernel_cuda>"),
+    ("aten::mul", "void at::native::vectorized_elementwise_kernel<4, at::native::BinaryFunctor<MulFunctor>>"),
+    ("aten::to", "void at::native::unrolled_elementwise_kernel<at::native::direct_copy_kernel_cuda>"),
+    ("aten::mul", "void at::native::vectorized_elementwise_kernel<4, at::native::BinaryFunctor<MulFunctor>>"),
+];
+const DECODE_LAYERS: i64 = 4;
+const DECODE_STEP_NS: i64 = 500_000;
+
+/// Emits steps `first..first + n` into `b`, `DECODE_STEP_NS` apart from
+/// `t0`, numbering correlation and External ids from `id0`; returns the next id.
+fn emit_decode(b: &mut TraceBuilder, first: i64, n: i64, t0: i64, id0: u64) -> u64 {
+    let mut id = id0;
+    for k in 0..n {
+        let base = t0 + k * DECODE_STEP_NS;
+        b.host_op(HostOpIn {
+            kind: HostOpKind::Annotation,
+            name: &format!("ProfilerStep#{}", first + k),
+            pid: 1,
+            tid: 1,
+            start_ns: base,
+            end_ns: base + DECODE_STEP_NS - 10_000,
+            external_id: 0,
+        });
+        let mut t = base + 5_000;
+        for _ in 0..DECODE_LAYERS {
+            let attention = [("aten::scaled_dot_product_attention", "void pytorch_flash::flash_fwd_kernel<>()")];
+            for (op, kernel) in NORM_OPS.iter().chain(&attention) {
+                b.host_op(HostOpIn {
+                    kind: HostOpKind::Operator,
+                    name: op,
+                    pid: 1,
+                    tid: 1,
+                    start_ns: t,
+                    end_ns: t + 10_000,
+                    external_id: id,
+                });
+                b.api_call(ApiCallIn {
+                    name: "cudaLaunchKernel",
+                    pid: 1,
+                    tid: 1,
+                    start_ns: t + 5_000,
+                    end_ns: t + 8_000,
+                    correlation: id,
+                    external_id: id,
+                });
+                let mut a = ActivityIn::new(ActivityKind::Kernel, kernel, 0, 7, t + 12_000, t + 14_000);
+                a.correlation = id;
+                b.gpu_activity(a);
+                id += 1;
+                t += 11_000;
+            }
+        }
+    }
+    id
+}
+
+/// A fusion suggestion without its whole-trace figures (`occurrences`,
+/// `head_launches`, `ps`), which a live view counts over the trace it still
+/// holds: what remains counts over the judged steps only (the basis names the
+/// ops whose dispatch goes).
+fn judged_part(f: &FusionCandidate) -> FusionCandidate {
+    FusionCandidate { occurrences: 0, head_launches: 0, ps: 0.0, ..f.clone() }
+}
+
+#[test]
+fn live_advice_over_simulated_chunks_has_the_batch_basis() {
+    // A simulated run reaches the live analysis in chunks, each simulated on
+    // its own and numbering its correlation and External ids from 1, as
+    // `top --platform sim:...` feeds it; the batch trace numbers them once.
+    // The live advice over the steps still held equals the batch advice over
+    // the same steps of the whole run, exactly (same events, same code): every
+    // field but the whole-trace counts, pattern, kernels, ops, the ops whose
+    // dispatch goes, CPU-bound occurrences, host time and saving. Before the
+    // ids were kept apart, a later chunk's launches named the earlier chunk's
+    // ops and the basis read "the host dispatch of 0 ops".
+    const CHUNKS: i64 = 10;
+    const PER_CHUNK: i64 = 4;
+    let chunk_ns = PER_CHUNK * DECODE_STEP_NS;
+    let mut whole = TraceBuilder::new("test");
+    let mut next_id = 1;
+    for c in 0..CHUNKS {
+        next_id = emit_decode(&mut whole, c * PER_CHUNK, PER_CHUNK, c * chunk_ns, next_id);
+    }
+    let whole = whole.finish();
+
+    // Retention of 2 ms: the live analysis holds a handful of the 40 steps.
+    let spec = LiveSpec { window_ns: 1_000_000, min_retain_ns: 2_000_000, ..LiveSpec::default() };
+    let mut live = LiveAnalyzer::new(spec, "test");
+    live.set_origin(0);
+    let mut ids = 0;
+    for c in 0..CHUNKS {
+        let mut chunk = TraceBuilder::new("test");
+        emit_decode(&mut chunk, c * PER_CHUNK, PER_CHUNK, 0, 1);
+        let mut r = TraceReplay::new(chunk.finish(), c * chunk_ns).with_id_offset(ids);
+        ids = r.max_id();
+        let mut until = c * chunk_ns;
+        while !r.done() {
+            until += 200_000;
+            r.feed_live(until, &mut live, usize::MAX);
+            live.publish();
+        }
+    }
+    live.end();
+    let snap = live.publish();
+    let live_advice = snap.advice.expect("live advice");
+    let (from, to) = snap.advice_span_ns.expect("advice span");
+    assert!(snap.advice_basis.contains("occurrences and PS count only the trace still held"), "{}", snap.advice_basis);
+
+    let batch = analyze(&whole, "t", &AnalysisSpec::default()).expect("analyze").report;
+    let judged: Vec<WindowMetrics> =
+        batch.steps.iter().filter(|s| s.start_ns >= from && s.end_ns <= to).cloned().collect();
+    assert!(judged.len() >= 3 && judged.len() < batch.steps.len(), "{} of {} steps", judged.len(), batch.steps.len());
+    let (lt, _) = launches::build_launch_table(&whole, &mut Diagnostics::default());
+    let batch_advice = advise(&whole, &lt, &judged, &AnalysisSpec::default().advice);
+
+    let norm = &batch_advice.fusion[0];
+    assert!(norm.pattern.starts_with("RMSNorm"), "{}", norm.pattern);
+    assert!(norm.basis.contains("the host dispatch of 6 ops"), "{}", norm.basis);
+    assert_eq!(norm.cpu_bound_occurrences, DECODE_LAYERS as u64 * judged.len() as u64);
+    let lp: Vec<_> = live_advice.fusion.iter().map(judged_part).collect();
+    let bp: Vec<_> = batch_advice.fusion.iter().map(judged_part).collect();
+    assert_eq!(lp, bp);
+    assert_eq!(live_advice.cuda_graphs, batch_advice.cuda_graphs);
+    assert_eq!(live_advice.notes, batch_advice.notes);
 }
 
 #[test]

@@ -67,9 +67,9 @@ fn main() -> std::io::Result<()> {
                     stream: LogStream::Stdout,
                     line: format!("round {round} of the trace starts at t+{:.3}s", offset as f64 / 1e9),
                 });
-                // Each round gets its own correlation ids.
-                let corr = replay.max_correlation() + 1;
-                replay = TraceReplay::new(trace.clone(), offset).with_correlation_offset(corr);
+                // Each round gets its own correlation and External ids.
+                let ids = replay.max_id() + 1;
+                replay = TraceReplay::new(trace.clone(), offset).with_id_offset(ids);
             }
             let snap = live.publish();
             live.drain_closed();

@@ -64,8 +64,9 @@ pub struct TraceReplay {
     trace: Trace,
     /// Added to every time (a simulated run continues where its last chunk ended).
     offset_ns: i64,
-    /// Added to every non-zero correlation id (keeps chunks of one run apart).
-    corr_offset: u64,
+    /// Added to every non-zero correlation and External id (keeps chunks of
+    /// one run apart: each numbers its ids from the same start).
+    id_offset: u64,
     api: usize,
     act: usize,
     host: usize,
@@ -85,7 +86,7 @@ impl TraceReplay {
             activity_corr,
             trace,
             offset_ns,
-            corr_offset: 0,
+            id_offset: 0,
             api: 0,
             act: 0,
             host: 0,
@@ -94,16 +95,30 @@ impl TraceReplay {
         }
     }
 
-    /// Shifts the correlation ids by `offset` (a run made of several traces).
-    pub fn with_correlation_offset(mut self, offset: u64) -> TraceReplay {
-        self.corr_offset = offset;
+    /// Shifts the correlation and External ids by `offset` (a run made of
+    /// several traces). Both must move: the advice finds the framework op
+    /// that issues a launch by its External id, and a second chunk's ids
+    /// would otherwise name the first chunk's ops.
+    pub fn with_id_offset(mut self, offset: u64) -> TraceReplay {
+        self.id_offset = offset;
         self
     }
 
-    /// The largest correlation id of the trace, shifted.
-    pub fn max_correlation(&self) -> u64 {
+    /// The largest correlation or External id of the trace, shifted: the
+    /// offset for a trace that follows this one.
+    pub fn max_id(&self) -> u64 {
         let t = &self.trace;
-        t.api.correlation.iter().chain(&t.activities.correlation).copied().max().unwrap_or(0) + self.corr_offset
+        t.api
+            .correlation
+            .iter()
+            .chain(&t.activities.correlation)
+            .chain(&t.api.external_id)
+            .chain(&t.activities.external_id)
+            .chain(&t.host_ops.external_id)
+            .copied()
+            .max()
+            .unwrap_or(0)
+            + self.id_offset
     }
 
     pub fn trace(&self) -> &Trace {
@@ -174,8 +189,8 @@ impl TraceReplay {
     fn feed_one(&mut self, table: u8, live: &mut impl EventSink) {
         let t = &self.trace;
         let o = self.offset_ns;
-        let co = self.corr_offset;
-        let corr = |c: u64| if c == 0 { 0 } else { c + co };
+        let shift = self.id_offset;
+        let shifted = |c: u64| if c == 0 { 0 } else { c + shift };
         let thread =
             |idx: boundscope_trace::ThreadIdx| t.threads.get(idx.0 as usize).map_or((0, 0), |th| (th.pid, th.tid));
         match table {
@@ -188,11 +203,11 @@ impl TraceReplay {
                     tid,
                     start_ns: c.start_ns[i] + o,
                     end_ns: c.end_ns[i] + o,
-                    correlation: corr(c.correlation[i]),
-                    external_id: c.external_id[i],
+                    correlation: shifted(c.correlation[i]),
+                    external_id: shifted(c.external_id[i]),
                 });
                 if c.correlation[i] != 0 && self.activity_corr.binary_search(&c.correlation[i]).is_err() {
-                    live.no_activity_expected(corr(c.correlation[i]));
+                    live.no_activity_expected(shifted(c.correlation[i]));
                 }
                 self.api += 1;
             }
@@ -205,8 +220,8 @@ impl TraceReplay {
                     stream: a.stream[i],
                     start_ns: a.start_ns[i] + o,
                     end_ns: a.end_ns[i] + o,
-                    correlation: corr(a.correlation[i]),
-                    external_id: a.external_id[i],
+                    correlation: shifted(a.correlation[i]),
+                    external_id: shifted(a.external_id[i]),
                     bytes: a.bytes[i],
                     queued_ns: a.queued_ns[i].map(|q| q + o),
                     submitted_ns: a.submitted_ns[i].map(|q| q + o),
@@ -226,7 +241,7 @@ impl TraceReplay {
                     tid,
                     start_ns: h.start_ns[i] + o,
                     end_ns: h.end_ns[i] + o,
-                    external_id: h.external_id[i],
+                    external_id: shifted(h.external_id[i]),
                 });
                 self.host += 1;
             }

@@ -29,8 +29,8 @@ pub struct SimSource {
     chunks: u64,
     /// Every chunk's trace, when the whole run is wanted at the end (`--headless`).
     pub keep: Option<Vec<(i64, u64, Trace)>>,
-    /// Correlation ids of the next chunk start after this.
-    corr_base: u64,
+    /// Correlation and External ids of the next chunk start after this.
+    id_base: u64,
 }
 
 /// Steps per simulated chunk.
@@ -54,7 +54,7 @@ impl SimSource {
             chunk: None,
             chunks: 0,
             keep: keep.then(Vec::new),
-            corr_base: 0,
+            id_base: 0,
         };
         s.next_chunk(0)?;
         Ok(s)
@@ -83,10 +83,10 @@ impl SimSource {
         }
         self.chunks += 1;
         if let Some(keep) = &mut self.keep {
-            keep.push((offset_ns, self.corr_base, run.trace.clone()));
+            keep.push((offset_ns, self.id_base, run.trace.clone()));
         }
-        let replay = TraceReplay::new(run.trace, offset_ns).with_correlation_offset(self.corr_base);
-        self.corr_base = replay.max_correlation();
+        let replay = TraceReplay::new(run.trace, offset_ns).with_id_offset(self.id_base);
+        self.id_base = replay.max_id();
         self.chunk = Some(replay);
         Ok(())
     }
@@ -150,14 +150,53 @@ fn join_chunks(chunks: Vec<(i64, u64, Trace)>) -> Trace {
     let mut b = boundscope_trace::TraceBuilder::new("simulated");
     let mut simulated = false;
     let name = chunks.first().and_then(|(_, _, t)| t.meta.trace_name.clone());
-    for (offset, corr, t) in chunks {
+    for (offset, ids, t) in chunks {
         simulated |= t.meta.simulated;
         for d in &t.devices {
             b.add_device(d.clone());
         }
-        TraceReplay::new(t, offset).with_correlation_offset(corr).feed_until(i64::MAX, &mut b, usize::MAX);
+        TraceReplay::new(t, offset).with_id_offset(ids).feed_until(i64::MAX, &mut b, usize::MAX);
     }
     b.meta_mut().simulated = simulated;
     b.meta_mut().trace_name = name;
     b.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use boundscope_analysis::live::{LiveSnapshot, LiveSpec, Speed};
+    use boundscope_workloads::Dtype;
+
+    /// `top --platform sim:h100-pcie --workload llama-3.2-1b:decode --batch 1
+    /// --steps 60`: three simulated chunks, each numbering its correlation and
+    /// External ids from the start. The run is shorter than the retention, so
+    /// the live advice at the end must be the advice of `analyze` on the whole
+    /// run, with the RMSNorm chain's basis counting the dispatch of its 6 ops.
+    #[test]
+    fn simulated_chunks_give_the_advice_of_the_whole_run() {
+        let dtype = Dtype::parse("bf16").expect("dtype");
+        let workload = WorkloadSpec::parse("llama-3.2-1b:decode", dtype).expect("workload");
+        let shape = Shape { batch: 1, seq: workload.default_seq() };
+        let platform = Platform::builtin("sim:h100-pcie").expect("platform");
+        let sim = SimSpec { warmup_steps: 2, steps: 1, seed: 1, jitter: 0.05, dtype, trace_name: None };
+        let source = SimSource::new(workload, shape, platform, sim, Some(60), true).expect("simulate");
+        let spec = LiveSpec::default();
+        let mut last: Option<LiveSnapshot> = None;
+        let source = super::super::drive(Source::Sim(Box::new(source)), spec, Speed::Max, |live, snap| {
+            live.drain_closed();
+            last = Some(snap);
+            Ok(true)
+        })
+        .expect("drive");
+        let snap = last.expect("a snapshot");
+        assert!(snap.finished);
+        let batch = super::super::whole_run(source, &spec, "sim").expect("analyze").expect("the whole run");
+        assert_eq!(batch.steps.len(), 60);
+        assert!(snap.advice_basis.starts_with("60 steps from"), "{}", snap.advice_basis);
+        let live = snap.advice.expect("live advice");
+        let norm = live.fusion.iter().find(|f| f.pattern.starts_with("RMSNorm")).expect("an RMSNorm suggestion");
+        assert!(norm.basis.contains("the host dispatch of 6 ops"), "{}", norm.basis);
+        assert_eq!(live, batch.advice);
+    }
 }

@@ -33,8 +33,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use boundscope_analysis::Bound;
 use boundscope_analysis::sweep::{
-    Crossing, PlatformSweep, PointRecord, PointRunner, SWEEP_SCHEMA, SweepDocument, SweepEvent, Transition,
-    TransitionSpec, engine, sweep_csv,
+    Crossing, PlatformSweep, PointRecord, PointRunner, SWEEP_SCHEMA, SweepDocument, SweepEvent, TransitionSpec, engine,
+    sweep_csv,
 };
 use boundscope_reports::{AtomicFile, ensure_writable_dir};
 use boundscope_workloads::{Dtype, Platform, Shape, SimSpec, Stack, WhatIf, WorkloadSpec};
@@ -715,20 +715,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The transition to mark on the plot, chosen as the batch advice chooses it:
-/// the knee where it places one, else the busy rule's; the smallest batch when
-/// that one already keeps the GPU busy.
-fn marked_transition(t: &Transition) -> Option<f64> {
-    match (&t.knee.crossing, &t.busy.crossing) {
-        (_, Crossing::AtFirst { batch }) => Some(*batch as f64),
-        (Crossing::Between { batch, .. }, _) => Some(*batch),
-        _ => t.busy.crossing.batch(),
-    }
-}
-
 /// Draws `sweep.svg` (latency, throughput, TKLQT, busy against batch).
 fn write_plot(spec: &SweepSpec, doc: &SweepDocument) -> anyhow::Result<Option<PathBuf>> {
-    use boundscope_reports::plots::{SweepPlotPoint, SweepSeries, write_sweep_plot};
+    use boundscope_reports::plots::{SweepPlotPoint, SweepSeries, SweepTransition, write_sweep_plot};
     // INTEGRATION: the SVG sweep plot (reports/src/plots.rs).
     let series: Vec<SweepSeries> = doc
         .platforms
@@ -749,7 +738,11 @@ fn write_plot(spec: &SweepSpec, doc: &SweepDocument) -> anyhow::Result<Option<Pa
                     busy_frac: r.busy_frac.unwrap_or(f64::NAN),
                 })
                 .collect(),
-            transition_batch: p.transition.as_ref().and_then(marked_transition),
+            transition: p
+                .transition
+                .as_ref()
+                .filter(|_| p.points.iter().any(|r| r.status.is_ok()))
+                .map(|t| SweepTransition { knee: t.knee.crossing.clone(), busy: t.busy.crossing.clone() }),
         })
         .collect();
     if series.iter().all(|s| s.points.is_empty()) {

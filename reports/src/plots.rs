@@ -16,6 +16,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use boundscope_analysis::sweep::Crossing;
 use boundscope_analysis::{Analysis, KernelStat};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, SegmentValue, ValueFormatter};
@@ -363,14 +364,37 @@ pub struct SweepSeries {
     pub simulated: bool,
     /// Points in any order; drawn in batch order.
     pub points: Vec<SweepPlotPoint>,
-    /// Batch size from which the platform is GPU-bound (interpolated, so
-    /// fractional), if the sweep crossed; marked in every panel.
-    pub transition_batch: Option<f64>,
+    /// Where the series turns GPU-bound by each rule; `None` for a series
+    /// without one (no point ran).
+    pub transition: Option<SweepTransition>,
 }
 
 impl SweepSeries {
     fn label(&self) -> String {
         if self.simulated { format!("{} (model)", self.platform) } else { self.platform.clone() }
+    }
+}
+
+/// Where one series turns GPU-bound, by the two rules of
+/// `boundscope_analysis::sweep` (docs/metrics.md section 4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepTransition {
+    /// The TKLQT knee.
+    pub knee: Crossing,
+    /// The busy rule.
+    pub busy: Crossing,
+}
+
+impl SweepTransition {
+    /// The crossing shaded on the panels, chosen as the batch advice chooses
+    /// it: the busy rule's when the smallest batch already keeps the GPU
+    /// busy, else the knee where it places one, else the busy rule's.
+    pub fn marked(&self) -> &Crossing {
+        match (&self.knee, &self.busy) {
+            (_, Crossing::AtFirst { .. }) => &self.busy,
+            (Crossing::Between { .. }, _) => &self.knee,
+            _ => &self.busy,
+        }
     }
 }
 
@@ -380,15 +404,18 @@ pub fn write_sweep_plot(path: &Path, title: &str, series: &[SweepSeries]) -> Res
     write_svg(&svg, path)
 }
 
-/// The transition's label: "GPU-bound from b≈24" (one decimal below 10).
-pub fn transition_label(batch: f64) -> String {
-    if batch < 10.0 { format!("GPU-bound from b≈{}", trim(batch)) } else { format!("GPU-bound from b≈{batch:.0}") }
+/// The transition's legend text, by both rules at the batch grid's
+/// resolution ([`Crossing::grid`]): "TKLQT knee 16-32, busy rule 16-32". An
+/// interpolated batch ("~22") would claim a precision the grid does not have.
+pub fn transition_label(t: &SweepTransition) -> String {
+    format!("TKLQT knee {}, busy rule {}", t.knee.grid(), t.busy.grid())
 }
 
 /// Four panels against batch size (log2 axis): step latency, throughput,
 /// TKLQT and GPU busy fraction (with the 50% and 90% verdict thresholds), one
-/// line per platform labelled at its last point, and each platform's
-/// transition as a dashed vertical line labelled "GPU-bound from b≈N".
+/// line per platform, and each platform's transition as the interval of
+/// tried batches it lies in, shaded and labelled "16-32". The legend names
+/// each platform with its transition by both rules ([`transition_label`]).
 pub fn sweep_svg(title: &str, series: &[SweepSeries]) -> Result<String, PlotError> {
     let batches: Vec<u32> = {
         let mut b: Vec<u32> = series.iter().flat_map(|s| s.points.iter().map(|p| p.batch)).filter(|&b| b > 0).collect();
@@ -405,7 +432,9 @@ pub fn sweep_svg(title: &str, series: &[SweepSeries]) -> Result<String, PlotErro
         .to_string();
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (1280, 960)).into_drawing_area();
+        // The panels keep their size; the legend adds a row per series.
+        let legend_px = legend_height(series, &batches);
+        let root = SVGBackend::with_string(&mut svg, (1280, 934 + legend_px)).into_drawing_area();
         root.fill(&WHITE).map_err(perr)?;
         let body = root.titled(title, (FONT, 26)).map_err(perr)?;
         if batches.is_empty() {
@@ -415,8 +444,8 @@ pub fn sweep_svg(title: &str, series: &[SweepSeries]) -> Result<String, PlotErro
             drop(root);
             return Ok(svg);
         }
-        let (top_note, body) = body.split_vertically(26);
-        draw_legend(&top_note, series)?;
+        let (top_note, body) = body.split_vertically(legend_px);
+        draw_legend(&top_note, series, &batches)?;
         let panels = body.split_evenly((2, 2));
         type Get = fn(&SweepPlotPoint) -> f64;
         let specs: [(&str, String, Get, YAxis); 4] = [
@@ -431,11 +460,13 @@ pub fn sweep_svg(title: &str, series: &[SweepSeries]) -> Result<String, PlotErro
             ("GPU busy fraction", "GPU busy (% of step)".into(), |p| p.busy_frac * 100.0, YAxis::Percent),
         ];
         let (x_lo, x_hi) = sweep_x_range(&batches);
+        let bands = transition_bands(series, x_lo, x_hi);
+        let rows = bands.iter().map(|b| b.row + 1).max().unwrap_or(0);
         for (area, (name, y_desc, get, axis)) in panels.iter().zip(specs) {
             let values: Vec<f64> =
                 series.iter().flat_map(|s| s.points.iter().map(get)).filter(|v| v.is_finite()).collect();
-            let y = YScale::new(axis, &values);
-            let panel = Panel { name, y_desc: &y_desc, get, series, x_lo, x_hi, y: &y };
+            let y = YScale::new(axis, &values, rows);
+            let panel = Panel { name, y_desc: &y_desc, get, series, bands: &bands, x_lo, x_hi, y: &y };
             if y.log {
                 let coord = (y.lo..y.hi).log_scale().with_key_points(y.ticks.clone());
                 draw_panel(area, &panel, coord)?;
@@ -457,12 +488,62 @@ fn sweep_x_range(batches: &[u32]) -> (f64, f64) {
     if last > first { (first, last) } else { (first - 0.5, last + 0.5) }
 }
 
+/// Height of one row of transition labels, as a fraction of a panel's y axis
+/// (about 18 px of a panel's 320).
+const LABEL_ROW: f64 = 0.055;
+/// Width of a panel's plotting area in px, for telling whether two labels meet.
+const PANEL_PLOT_PX: f64 = 530.0;
+
+/// One series' transition interval, as shaded on every panel.
+#[derive(Debug, Clone, PartialEq)]
+struct Band {
+    /// The series' index (its colour).
+    series: usize,
+    /// The tried batches that bracket the transition.
+    lower: u64,
+    upper: u64,
+    /// The label's row, counted down from the top of the panel.
+    row: usize,
+}
+
+impl Band {
+    fn label(&self) -> String {
+        format!("{}-{}", self.lower, self.upper)
+    }
+}
+
+/// The bands of the series whose marked transition lies between two tried
+/// batches, each label in the highest row where it meets no other label
+/// (in log2 units over `x_lo..x_hi`). A transition at the smallest batch or
+/// beyond the largest has no interval on the axis: the legend states it.
+fn transition_bands(series: &[SweepSeries], x_lo: f64, x_hi: f64) -> Vec<Band> {
+    // About 8 px a character at 14 px, and a gap between labels.
+    let half_width = |b: &Band| (b.label().chars().count() as f64 * 8.0 + 12.0) / 2.0 * (x_hi - x_lo) / PANEL_PLOT_PX;
+    let centre = |b: &Band| ((b.lower as f64).log2() + (b.upper as f64).log2()) / 2.0;
+    let mut out: Vec<Band> = Vec::new();
+    for (k, s) in series.iter().enumerate() {
+        let Some(Crossing::Between { lower, upper, .. }) = s.transition.as_ref().map(SweepTransition::marked) else {
+            continue;
+        };
+        let mut band = Band { series: k, lower: *lower, upper: *upper, row: 0 };
+        while out
+            .iter()
+            .any(|o| o.row == band.row && (centre(o) - centre(&band)).abs() < half_width(o) + half_width(&band))
+        {
+            band.row += 1;
+        }
+        out.push(band);
+    }
+    out
+}
+
 /// One panel of a sweep plot.
 struct Panel<'a> {
     name: &'a str,
     y_desc: &'a str,
     get: fn(&SweepPlotPoint) -> f64,
     series: &'a [SweepSeries],
+    bands: &'a [Band],
     /// The x range, in log2 of the batch size.
     x_lo: f64,
     x_hi: f64,
@@ -520,6 +601,19 @@ where
                 .map_err(perr)?;
         }
     }
+    // The transition intervals under the lines, their labels over them.
+    for b in p.bands {
+        let color = PALETTE[b.series % PALETTE.len()];
+        let (x0, x1) = ((b.lower as f64).log2().max(x_lo), (b.upper as f64).log2().min(x_hi));
+        chart
+            .draw_series(std::iter::once(Rectangle::new([(x0, y.lo), (x1, y.hi)], color.mix(0.10).filled())))
+            .map_err(perr)?;
+        for x in [x0, x1] {
+            chart
+                .draw_series(DashedLineSeries::new([(x, y.lo), (x, y.hi)], 6, 4, color.mix(0.8).stroke_width(1)))
+                .map_err(perr)?;
+        }
+    }
     for (k, s) in p.series.iter().enumerate() {
         let color = PALETTE[k % PALETTE.len()];
         let mut pts: Vec<(f64, f64)> = s
@@ -536,37 +630,63 @@ where
             chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2))).map_err(perr)?;
         }
         chart.draw_series(pts.iter().map(|&(x, v)| Circle::new((x, v), 4, color.filled()))).map_err(perr)?;
-        let Some(b) = s.transition_batch.filter(|b| b.is_finite() && *b > 0.0) else { continue };
-        let x = b.log2();
-        if x < x_lo || x > x_hi {
-            continue;
-        }
-        chart.draw_series(DashedLineSeries::new([(x, y.lo), (x, y.hi)], 6, 4, color.stroke_width(2))).map_err(perr)?;
-        let label =
-            if p.series.len() > 1 { format!("{}: {}", s.platform, transition_label(b)) } else { transition_label(b) };
-        // In the top band (above the highest point), on the side of the line
-        // with more room: left of it the curves are still low (CPU-bound);
-        // several platforms stacked.
-        let right_half = x > (x_lo + x_hi) / 2.0;
-        let dx = 0.015 * (x_hi - x_lo);
-        let (hpos, dx) = if right_half { (HPos::Right, -dx) } else { (HPos::Left, dx) };
+    }
+    for b in p.bands {
+        let color = PALETTE[b.series % PALETTE.len()];
+        let x = ((b.lower as f64).log2() + (b.upper as f64).log2()) / 2.0;
         chart
             .draw_series(std::iter::once(Text::new(
-                label,
-                (x + dx, y.at(0.96 - 0.06 * k as f64)),
-                TextStyle::from((FONT, 14).into_font()).color(&color).pos(Pos::new(hpos, VPos::Center)),
+                b.label(),
+                (x.clamp(x_lo, x_hi), y.at(0.985 - LABEL_ROW * b.row as f64)),
+                TextStyle::from((FONT, 14).into_font()).color(&color).pos(Pos::new(HPos::Center, VPos::Top)),
             )))
             .map_err(perr)?;
     }
     Ok(())
 }
 
-/// The legend of a sweep plot, in the band under its title: each platform's
-/// line style and name, and what "(model)" means when one is simulated.
-fn draw_legend(area: &DrawingArea<SVGBackend<'_>, Shift>, series: &[SweepSeries]) -> Result<(), PlotError> {
-    let mut x = 20i32;
-    let y = 13i32;
-    for (k, s) in series.iter().enumerate() {
+/// Legend rows: one per series, then the notes.
+const LEGEND_ROW_PX: u32 = 22;
+const LEGEND_NOTE_PX: u32 = 20;
+
+/// The notes under the legend's rows; `batches`: the grid, sorted.
+fn legend_notes(series: &[SweepSeries], batches: &[u32]) -> Vec<String> {
+    let mut notes = Vec::new();
+    if series.iter().any(|s| s.transition.is_some()) {
+        let (first, last) = (batches.first().copied().unwrap_or(1), batches.last().copied().unwrap_or(1));
+        notes.push(format!(
+            "GPU-bound: where the series turns GPU-bound, at the batch grid's resolution: \"A-B\" between the tried \
+             batches A and B (shaded), \"<= {first}\" already at the smallest, \"> {last}\" not up to the largest"
+        ));
+    }
+    if series.iter().any(|s| s.simulated) {
+        notes.push(
+            "(model) = simulated platform: its numbers are model outputs, not measurements; drawn dashed".to_string(),
+        );
+    }
+    notes
+}
+
+/// The height of the legend band of [`draw_legend`].
+fn legend_height(series: &[SweepSeries], batches: &[u32]) -> u32 {
+    series.len() as u32 * LEGEND_ROW_PX + legend_notes(series, batches).len() as u32 * LEGEND_NOTE_PX + 8
+}
+
+/// The legend of a sweep plot, in the band under its title: a row per series
+/// with its line style, its name and its transition by both rules
+/// ([`transition_label`]), then what the notation and "(model)" mean.
+fn draw_legend(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    series: &[SweepSeries],
+    batches: &[u32],
+) -> Result<(), PlotError> {
+    let x = 20i32;
+    // The transitions in one column, right of the longest name (about 8 px a
+    // character at 15 px).
+    let names: Vec<String> = series.iter().map(SweepSeries::label).collect();
+    let column = x + 38 + names.iter().map(|n| n.chars().count()).max().unwrap_or(0) as i32 * 8 + 24;
+    let mut y = LEGEND_ROW_PX as i32 / 2;
+    for (k, (s, name)) in series.iter().zip(names).enumerate() {
         let color = PALETTE[k % PALETTE.len()];
         if s.simulated {
             for seg in [(x, x + 8), (x + 14, x + 22), (x + 28, x + 30)] {
@@ -576,22 +696,20 @@ fn draw_legend(area: &DrawingArea<SVGBackend<'_>, Shift>, series: &[SweepSeries]
             area.draw(&PathElement::new(vec![(x, y), (x + 30, y)], color.stroke_width(2))).map_err(perr)?;
         }
         area.draw(&Circle::new((x + 15, y), 4, color.filled())).map_err(perr)?;
-        let label = s.label();
         let style = TextStyle::from((FONT, 15).into_font()).color(&color).pos(Pos::new(HPos::Left, VPos::Center));
-        area.draw(&Text::new(label.clone(), (x + 38, y), style)).map_err(perr)?;
-        // About 8 px a character at 15 px, and a gap before the next entry.
-        x += 38 + label.chars().count() as i32 * 8 + 28;
+        area.draw(&Text::new(name, (x + 38, y), style.clone())).map_err(perr)?;
+        if let Some(t) = &s.transition {
+            area.draw(&Text::new(format!("GPU-bound: {}", transition_label(t)), (column, y), style)).map_err(perr)?;
+        }
+        y += LEGEND_ROW_PX as i32;
     }
-    if series.iter().any(|s| s.simulated) {
+    y += (LEGEND_NOTE_PX as i32 - LEGEND_ROW_PX as i32) / 2;
+    for note in legend_notes(series, batches) {
         let style = TextStyle::from((FONT, 14).into_font())
             .color(&RGBColor(90, 90, 90))
             .pos(Pos::new(HPos::Left, VPos::Center));
-        area.draw(&Text::new(
-            "(model) = simulated platform: its numbers are model outputs, not measurements; drawn dashed",
-            (x + 12, y),
-            style,
-        ))
-        .map_err(perr)?;
+        area.draw(&Text::new(note, (x, y), style)).map_err(perr)?;
+        y += LEGEND_NOTE_PX as i32;
     }
     Ok(())
 }
@@ -618,22 +736,25 @@ struct YScale {
 }
 
 impl YScale {
-    fn new(axis: YAxis, values: &[f64]) -> YScale {
+    /// `rows`: rows of transition labels to keep clear above the highest point.
+    fn new(axis: YAxis, values: &[f64], rows: usize) -> YScale {
         let max = values.iter().copied().fold(0.0, f64::max);
         let min_pos = values.iter().copied().filter(|&v| v > 0.0).fold(f64::INFINITY, f64::min);
         let linear = |hi: f64| YScale { log: false, percent: false, lo: 0.0, hi, ticks: Vec::new() };
+        // The highest point at most this far up the axis: above it, the rows
+        // of transition labels (from 0.985 down) and a point's radius.
+        let room = |default: f64| default.min(0.965 - LABEL_ROW * rows as f64).max(0.5);
         match axis {
             YAxis::Log if min_pos.is_finite() => {
                 let lo = (min_pos / 1.5).log10();
                 let top = (max * 1.5).log10().max(lo + 1.0);
-                // A band above the highest point for the transition labels.
-                let hi = top + 0.2 * (top - lo);
+                let hi = lo + (top - lo) / room(1.0 / 1.2);
                 let ticks = log_ticks(lo, hi).into_iter().map(|t| 10f64.powf(t)).collect();
                 YScale { log: true, percent: false, lo: 10f64.powf(lo), hi: 10f64.powf(hi), ticks }
             }
-            // The band above 100% holds the transition labels, clear of the 90% line.
-            YAxis::Percent => YScale { percent: true, ..linear(118.0) },
-            YAxis::Linear | YAxis::Log => linear(max.max(1e-9) * 1.15),
+            // The band above 100% holds the labels, clear of the 90% line.
+            YAxis::Percent => YScale { percent: true, ..linear((100.0 / room(1.0)).max(118.0)) },
+            YAxis::Linear | YAxis::Log => linear(max.max(1e-9) / room(1.0 / 1.15)),
         }
     }
 
@@ -730,24 +851,68 @@ mod tests {
 
     #[test]
     fn tklqt_axis_is_logarithmic() {
-        let y = YScale::new(YAxis::Log, &[0.03, 0.05, 2.4, 64.0]);
+        let y = YScale::new(YAxis::Log, &[0.03, 0.05, 2.4, 64.0], 1);
         assert!(y.log && y.lo < 0.03 && y.hi > 64.0);
         // Decades only over more than three of them.
         let labels: Vec<String> = y.ticks.iter().map(|&t| y.label(t)).collect();
         assert_eq!(labels, ["0.1", "1", "10", "100"]);
         assert!(!y.shows(0.0), "a zero cannot be drawn on a log axis");
-        let narrow = YScale::new(YAxis::Log, &[1.0, 3.0]);
+        let narrow = YScale::new(YAxis::Log, &[1.0, 3.0], 1);
         let labels: Vec<String> = narrow.ticks.iter().map(|&t| narrow.label(t)).collect();
         assert_eq!(labels, ["1", "2", "5", "10"]);
         // Without a positive value the axis falls back to linear.
-        assert!(!YScale::new(YAxis::Log, &[0.0]).log);
+        assert!(!YScale::new(YAxis::Log, &[0.0], 0).log);
+    }
+
+    fn between(batch: f64, lower: u64, upper: u64) -> Crossing {
+        Crossing::Between { batch, lower, upper }
     }
 
     #[test]
-    fn transition_labels() {
-        assert_eq!(transition_label(24.3), "GPU-bound from b≈24");
-        assert_eq!(transition_label(3.5), "GPU-bound from b≈3.5");
-        assert_eq!(transition_label(8.0), "GPU-bound from b≈8");
+    fn transition_labels_are_grid_intervals() {
+        let t = SweepTransition { knee: between(22.6, 16, 32), busy: between(28.5, 16, 32) };
+        assert_eq!(transition_label(&t), "TKLQT knee 16-32, busy rule 16-32");
+        // A what-if with CUDA graphs: no knee up to the largest batch, busy from the smallest.
+        let t = SweepTransition { knee: Crossing::Never { largest: 256 }, busy: Crossing::AtFirst { batch: 1 } };
+        assert_eq!(transition_label(&t), "TKLQT knee > 256, busy rule <= 1");
+        let t = SweepTransition { knee: Crossing::Undefined { reason: "x".into() }, busy: between(3.2, 2, 4) };
+        assert_eq!(transition_label(&t), "TKLQT knee -, busy rule 2-4");
+    }
+
+    #[test]
+    fn the_shaded_transition_is_the_batch_advices() {
+        let knee = between(66.8, 64, 128);
+        let t = SweepTransition { knee: knee.clone(), busy: Crossing::Never { largest: 256 } };
+        assert_eq!(t.marked(), &knee, "the knee where it places one");
+        let t = SweepTransition { knee: knee.clone(), busy: Crossing::AtFirst { batch: 1 } };
+        assert_eq!(t.marked(), &Crossing::AtFirst { batch: 1 }, "busy at the smallest batch overrules");
+        let t = SweepTransition { knee: Crossing::Never { largest: 256 }, busy: between(178.3, 128, 256) };
+        assert_eq!(t.marked(), &between(178.3, 128, 256), "else the busy rule's");
+    }
+
+    #[test]
+    fn transition_labels_share_a_row_unless_they_meet() {
+        let series = |intervals: &[(u64, u64)]| -> Vec<SweepSeries> {
+            intervals
+                .iter()
+                .map(|&(lower, upper)| SweepSeries {
+                    platform: format!("{lower}"),
+                    simulated: true,
+                    points: Vec::new(),
+                    transition: Some(SweepTransition {
+                        knee: between(lower as f64 * 1.3, lower, upper),
+                        busy: Crossing::Never { largest: 256 },
+                    }),
+                })
+                .collect()
+        };
+        let rows = |b: Vec<Band>| b.iter().map(|b| b.row).collect::<Vec<_>>();
+        // Apart on a 1..256 axis: one row; the same interval twice: stacked.
+        assert_eq!(rows(transition_bands(&series(&[(16, 32), (64, 128)]), 0.0, 8.0)), [0, 0]);
+        assert_eq!(rows(transition_bands(&series(&[(16, 32), (16, 32), (64, 128)]), 0.0, 8.0)), [0, 1, 0]);
+        // Neighbours meet on a wide axis (1..65536), not on a narrow one.
+        assert_eq!(rows(transition_bands(&series(&[(1024, 2048), (2048, 4096)]), 0.0, 16.0)), [0, 1]);
+        assert_eq!(rows(transition_bands(&series(&[(16, 32), (32, 64)]), 0.0, 8.0)), [0, 0]);
     }
 
     #[test]
@@ -765,17 +930,19 @@ mod tests {
                 platform: "H100 PCIe".into(),
                 simulated: false,
                 points: vec![pt(1, 10.0, 0.2), pt(8, 11.0, 0.4), pt(64, 30.0, 0.95)],
-                transition_batch: Some(24.3),
+                transition: Some(SweepTransition { knee: between(24.3, 8, 64), busy: between(30.1, 8, 64) }),
             },
             SweepSeries {
                 platform: "GH200".into(),
                 simulated: true,
                 points: vec![pt(1, 8.0, 0.1), pt(8, 9.0, 0.3), pt(64, 20.0, f64::NAN)],
-                transition_batch: None,
+                transition: None,
             },
         ];
         let svg = sweep_svg("Llama prefill sweep", &series).unwrap_or_else(|e| panic!("{e}"));
-        assert!(svg.contains("H100 PCIe: GPU-bound from b≈24"), "transition label");
+        assert!(svg.contains("GPU-bound: TKLQT knee 8-64, busy rule 8-64"), "transition in the legend");
+        assert!(svg.contains(">8-64<") || svg.contains("\n8-64\n"), "the shaded interval labelled");
+        assert!(!svg.contains('≈') && !svg.contains('~'), "no interpolated batch");
         assert!(svg.contains("GH200 (model)"), "simulated label");
         assert!(svg.contains("throughput (samples/s)"));
         assert!(svg.contains("batch size (log2 scale)"));

@@ -6,7 +6,10 @@ mod common;
 
 use common::load;
 
-use boundscope_reports::plots::{BINS_PER_OCTAVE, SweepPlotPoint, SweepSeries, launch_to_start_svg, sweep_svg};
+use boundscope_analysis::sweep::Crossing;
+use boundscope_reports::plots::{
+    BINS_PER_OCTAVE, SweepPlotPoint, SweepSeries, SweepTransition, launch_to_start_svg, sweep_svg,
+};
 
 /// How often `t` is the whole text of an SVG `<text>` element (plotters
 /// writes it on a line of its own).
@@ -50,7 +53,10 @@ fn sweep() -> Vec<SweepSeries> {
                 pt(12.0, 64, 0.96, 21.0),
                 pt(12.0, 128, 0.99, 64.0),
             ],
-            transition_batch: Some(24.3),
+            transition: Some(SweepTransition {
+                knee: Crossing::Between { batch: 22.6, lower: 16, upper: 32 },
+                busy: Crossing::Between { batch: 17.4, lower: 16, upper: 32 },
+            }),
         },
         SweepSeries {
             platform: "GH200".into(),
@@ -65,9 +71,40 @@ fn sweep() -> Vec<SweepSeries> {
                 pt(8.0, 64, 0.91, 9.0),
                 pt(8.0, 128, 0.98, 40.0),
             ],
-            transition_batch: Some(56.0),
+            transition: Some(SweepTransition {
+                knee: Crossing::Between { batch: 45.3, lower: 32, upper: 64 },
+                busy: Crossing::Between { batch: 27.9, lower: 16, upper: 32 },
+            }),
         },
     ]
+}
+
+/// A what-if beside its platform: graph replay keeps the GPU busy from
+/// batch 1 and TKLQT never reaches the knee.
+fn what_if() -> SweepSeries {
+    let points = [1u32, 2, 4, 8, 16, 32, 64, 128]
+        .into_iter()
+        .map(|b| {
+            let lat = 2.0 + f64::from(b) * 0.1;
+            SweepPlotPoint {
+                batch: b,
+                latency_ms: lat,
+                throughput: f64::from(b) / lat * 1e3,
+                throughput_unit: "tokens/s".into(),
+                tklqt_ms: 0.002,
+                busy_frac: 0.997,
+            }
+        })
+        .collect();
+    SweepSeries {
+        platform: "GH200+cuda-graphs".into(),
+        simulated: true,
+        points,
+        transition: Some(SweepTransition {
+            knee: Crossing::Never { largest: 128 },
+            busy: Crossing::AtFirst { batch: 1 },
+        }),
+    }
 }
 
 #[test]
@@ -84,6 +121,25 @@ fn sweep_plot() {
     // Platforms named once each, in the legend.
     assert_eq!(texts(&svg, "H100 PCIe"), 1);
     assert_eq!(texts(&svg, "GH200 (model)"), 1);
+}
+
+#[test]
+fn sweep_plot_labels_transitions_at_grid_resolution() {
+    let mut series = sweep();
+    series.push(what_if());
+    let svg = sweep_svg("Llama-3.2-1B decode sweep", &series).unwrap_or_else(|e| panic!("{e}"));
+    keep("sweep_what_if.svg", &svg);
+    // Both rules of every series, the what-if's included, in the legend.
+    assert_eq!(texts(&svg, "GPU-bound: TKLQT knee 16-32, busy rule 16-32"), 1);
+    assert_eq!(texts(&svg, "GPU-bound: TKLQT knee 32-64, busy rule 16-32"), 1);
+    // (SVG escapes "<" and ">".)
+    assert_eq!(texts(&svg, "GPU-bound: TKLQT knee &gt; 128, busy rule &lt;= 1"), 1);
+    // The shaded interval (the knee's) labelled in each of the four panels;
+    // the what-if's transition lies at the smallest batch: no interval to shade.
+    assert_eq!(texts(&svg, "16-32"), 4);
+    assert_eq!(texts(&svg, "32-64"), 4);
+    // No interpolated batch anywhere: the grid cannot tell 22.6 from 17.4.
+    assert!(!svg.contains('≈') && !svg.contains('~'), "no interpolated batch label");
 }
 
 #[test]

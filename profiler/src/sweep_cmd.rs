@@ -647,6 +647,17 @@ pub fn run_sweep(
     spec: &SweepSpec,
     consumer: &mut dyn FnMut(&SweepEvent<'_>, &SweepDocument) -> ControlFlow<()>,
 ) -> Result<SweepDocument, Failure> {
+    run_sweep_interruptible(spec, None, consumer)
+}
+
+/// [`run_sweep`], where `interrupt` stops the program of a command point
+/// while it runs (the point is then recorded as failed, "interrupted"); the
+/// consumer still decides whether the sweep goes on.
+pub fn run_sweep_interruptible(
+    spec: &SweepSpec,
+    interrupt: Option<&command::Interrupt>,
+    consumer: &mut dyn FnMut(&SweepEvent<'_>, &SweepDocument) -> ControlFlow<()>,
+) -> Result<SweepDocument, Failure> {
     if spec.targets.iter().any(|t| matches!(t, Target::Run(c) if c.name == GPU)) {
         write_atomic(&spec.out.join(RUNNER_FILE), RUNNER.as_bytes()).map_err(Failure::input)?;
     }
@@ -654,7 +665,7 @@ pub fn run_sweep(
     for t in &spec.targets {
         runners.push(match t {
             Target::Sim(p) => Box::new(SimTarget::new(spec, p)?),
-            Target::Run(c) => Box::new(CommandPoints::new(spec, c)),
+            Target::Run(c) => Box::new(CommandPoints::new(spec, c, interrupt.cloned())),
         });
         // Each what-if right after its platform's baseline.
         if let Target::Sim(p) = t {

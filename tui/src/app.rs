@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use boundscope_analysis::live::{KernelRow, LiveSnapshot, WindowPoint};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::feed::{Control, Feed, Header, LogStream, Stats, SweepView, UiOptions};
+use crate::feed::{Control, Feed, Header, LogStream, Mode, Stats, SweepView, UiOptions};
 
 /// Log lines kept (oldest dropped first).
 pub const LOG_CAPACITY: usize = 10_000;
@@ -285,6 +285,12 @@ impl App {
         self.header.as_ref().is_some_and(|h| h.child_running)
     }
 
+    /// A sweep is under way: Ctrl-C interrupts its running point and stops
+    /// it, while `q` quits at once (the sweep then ends after that point).
+    fn sweep_running(&self) -> bool {
+        self.ended.is_none() && self.header.as_ref().is_some_and(|h| matches!(h.mode, Mode::Sweep { .. }))
+    }
+
     fn toggle_pause(&mut self) {
         self.paused = !self.paused;
         if !self.paused {
@@ -383,6 +389,9 @@ pub fn handle(app: &mut App, input: Input) -> Effect {
         app.confirm_quit = false;
         return if app.child_running() {
             app.notice = Some("interrupt sent to the program (q quits)".into());
+            Effect::Send(Control::Interrupt)
+        } else if app.sweep_running() {
+            app.notice = Some("interrupting the running point; the sweep stops (q quits)".into());
             Effect::Send(Control::Interrupt)
         } else {
             Effect::Quit

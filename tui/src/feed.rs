@@ -122,7 +122,8 @@ pub struct TransitionView {
 pub enum Control {
     /// The user quit (and confirmed ending a running child).
     Quit,
-    /// Ctrl-C while a child runs: forward SIGINT to it.
+    /// Ctrl-C while a child runs: forward SIGINT to it; during a sweep:
+    /// interrupt the running point's program and stop the sweep.
     Interrupt,
     /// Save this snapshot (the one on screen) as JSON and text.
     Save(Box<LiveSnapshot>),

@@ -86,9 +86,9 @@ fn color_allowed() -> bool {
 
 /// Owns the terminal until the user quits: raw mode, alternate screen, panic
 /// hook that restores it. Feeds arrive on `feed`; the user's requests (quit,
-/// interrupt the child, save a snapshot) leave on `control`. Returns after
-/// `q` (confirmed while a child runs) or Ctrl-C without a child; a source
-/// that ends leaves the UI up until then.
+/// interrupt the child or the sweep, save a snapshot) leave on `control`.
+/// Returns after `q` (confirmed while a child runs) or Ctrl-C without a
+/// child or a running sweep; a source that ends leaves the UI up until then.
 pub fn run(feed: Receiver<Feed>, control: Sender<Control>, opts: UiOptions) -> io::Result<()> {
     let opts = UiOptions { color: opts.color && color_allowed(), ..opts };
     let guard = Guard::enter()?;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use boundscope_tui::{App, Control, Effect, Feed, Input, KernelCol, Screen, UiOptions, handle};
+use boundscope_tui::{App, Control, Effect, Feed, Input, KernelCol, Mode, Screen, UiOptions, handle};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 fn app_running(child: bool) -> App {
@@ -42,6 +42,22 @@ fn ctrl_c_interrupts_a_running_program_else_quits() {
     // Also while typing a filter.
     let mut a = app_running(false);
     handle(&mut a, Input::char('/'));
+    assert_eq!(handle(&mut a, Input::ctrl('c')), Effect::Quit);
+}
+
+#[test]
+fn ctrl_c_interrupts_a_running_sweep_and_q_quits_at_once() {
+    let mut a = common::app();
+    let mut h = common::header(false);
+    h.mode = Mode::Sweep { batch: 32, index: 5, total: 9 };
+    a.apply(Feed::Header(h));
+    // q does not ask: the sweep ends after the running point.
+    assert_eq!(handle(&mut a.clone(), Input::char('q')), Effect::Quit);
+    // Ctrl-C interrupts the point's program and stops the sweep; the UI stays.
+    assert_eq!(handle(&mut a, Input::ctrl('c')), Effect::Send(Control::Interrupt));
+    assert!(a.notice.as_deref().is_some_and(|n| n.contains("sweep stops")), "{:?}", a.notice);
+    // Once the sweep has ended, Ctrl-C quits.
+    a.apply(Feed::Ended { message: "sweep stopped".into() });
     assert_eq!(handle(&mut a, Input::ctrl('c')), Effect::Quit);
 }
 

@@ -16,6 +16,7 @@ use boundscope_workloads::sweep::SimPoints;
 use boundscope_workloads::whatif::{WhatIf, WhatIfPoints};
 use boundscope_workloads::{Platform, Shape, WorkloadSpec};
 
+use super::command::Interrupt;
 use super::{CommandTarget, REAL_LAUNCH_FLOOR_US, SweepSpec};
 use crate::Failure;
 
@@ -107,17 +108,26 @@ pub struct CommandPoints {
     /// The reference workload, for its work per step (else one sample per batch element).
     workload: Option<WorkloadSpec>,
     seq: u64,
+    /// Stops the running point's program (the terminal UI's Ctrl-C).
+    interrupt: Option<Interrupt>,
 }
 
 impl CommandPoints {
-    pub fn new(spec: &SweepSpec, target: &CommandTarget) -> CommandPoints {
+    pub fn new(spec: &SweepSpec, target: &CommandTarget, interrupt: Option<Interrupt>) -> CommandPoints {
         let info = SeriesInfo {
             label: target.name.clone(),
             description: target.description.clone(),
             origin: "this machine".into(),
             simulated: false,
         };
-        CommandPoints { info, target: target.clone(), out: spec.out.clone(), workload: spec.workload, seq: spec.seq }
+        CommandPoints {
+            info,
+            target: target.clone(),
+            out: spec.out.clone(),
+            workload: spec.workload,
+            seq: spec.seq,
+            interrupt,
+        }
     }
 }
 
@@ -128,10 +138,11 @@ impl PointRunner for CommandPoints {
         &self.info
     }
 
-    /// A point whose program fails, or that records no GPU work, is a failed point.
+    /// A point whose program fails, is interrupted, or records no GPU work
+    /// is a failed point.
     fn run(&mut self, batch: u64, progress: &mut dyn FnMut(Stage)) -> Result<PointOutcome, Failure> {
         progress(Stage::Running);
-        let recorded = match self.target.run(batch, &self.out) {
+        let recorded = match self.target.run(batch, &self.out, self.interrupt.as_ref()) {
             Ok(r) => r,
             Err(error) => {
                 return Ok(PointOutcome::Failed(FailedPoint { status: PointStatus::Failed, error, trace_file: None }));

@@ -7,8 +7,13 @@
 //! trace is replayed through the live analysis so that the Overview, Steps,
 //! Kernels and Advice screens show that point (a simulated point paced to
 //! about a second, a real one at once: it has already run). The UI owns the
-//! terminal on the main thread; quitting it stops the sweep after the
-//! current point, whose files are then complete.
+//! terminal on the main thread. Quitting it (`q`) stops the sweep after the
+//! current point, whose files are then complete; Ctrl-C ([`Control::Interrupt`])
+//! interrupts the program of a command point while it runs (the point is
+//! recorded as failed, "interrupted") and stops the sweep, the UI staying up
+//! to show it. The sweep thread is inside the point while its program runs,
+//! so a relay thread between the UI and the sweep sets the [`Interrupt`] the
+//! point's runner watches.
 
 use std::ops::ControlFlow;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
@@ -22,7 +27,8 @@ use boundscope_tui::{
     Control, Feed, Header, LogStream, Mode, PointStatus, SweepPointView, SweepView, TransitionView, UiOptions,
 };
 
-use super::{REAL_LAUNCH_FLOOR_US, SweepSpec, Target, progress_line, run_sweep};
+use super::command::{INTERRUPTED, Interrupt};
+use super::{REAL_LAUNCH_FLOOR_US, SweepSpec, Target, progress_line, run_sweep_interruptible};
 use crate::Failure;
 
 /// About how long the replay of a simulated point lasts on screen.
@@ -36,17 +42,26 @@ const WINDOWS_PER_POINT: i64 = 40;
 /// stopped the sweep before its end.
 pub fn run(spec: &SweepSpec, ascii: bool) -> Result<(SweepDocument, bool), Failure> {
     let (feed_tx, feed_rx) = channel::<Feed>();
+    let (ui_tx, ui_rx) = channel::<Control>();
     let (ctl_tx, ctl_rx) = channel::<Control>();
+    let interrupt = Interrupt::default();
+    {
+        let interrupt = interrupt.clone();
+        std::thread::Builder::new()
+            .name("boundscope-sweep-ctl".into())
+            .spawn(move || relay(&ui_rx, &ctl_tx, &interrupt))
+            .map_err(|e| Failure::internal(anyhow!("starting the sweep's control thread: {e}")))?;
+    }
     let worker = {
         let spec = spec.clone();
         std::thread::Builder::new()
             .name("boundscope-sweep".into())
-            .spawn(move || feed_sweep(&spec, &feed_tx, &ctl_rx))
+            .spawn(move || feed_sweep(&spec, &feed_tx, &ctl_rx, &interrupt))
             .map_err(|e| Failure::internal(anyhow!("starting the sweep thread: {e}")))?
     };
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     // Returns when the user quits; dropping the control sender tells the sweep.
-    let ui = boundscope_tui::run(feed_rx, ctl_tx, UiOptions { ascii, color });
+    let ui = boundscope_tui::run(feed_rx, ui_tx, UiOptions { ascii, color });
     if !worker.is_finished() {
         eprintln!("boundscope: the sweep stops after the point running now (its files stay complete)");
     }
@@ -55,16 +70,32 @@ pub fn run(spec: &SweepSpec, ascii: bool) -> Result<(SweepDocument, bool), Failu
     result
 }
 
-/// The sweep thread: runs the sweep, feeding the UI, until it ends or the UI quits.
+/// Passes the UI's requests on to the sweep thread, setting `interrupt` on
+/// Ctrl-C first: the sweep thread may be waiting for a point's program.
+/// Ends when the UI is gone (its sender dropped), which the sweep then sees.
+fn relay(ui: &Receiver<Control>, sweep: &Sender<Control>, interrupt: &Interrupt) {
+    for c in ui {
+        if c == Control::Interrupt {
+            interrupt.request();
+        }
+        if sweep.send(c).is_err() {
+            return;
+        }
+    }
+}
+
+/// The sweep thread: runs the sweep, feeding the UI, until it ends, the UI
+/// quits or `interrupt` is requested.
 fn feed_sweep(
     spec: &SweepSpec,
     feed: &Sender<Feed>,
     control: &Receiver<Control>,
+    interrupt: &Interrupt,
 ) -> Result<(SweepDocument, bool), Failure> {
     let mut state = UiState::new(spec);
     let mut quit = false;
-    let result = run_sweep(spec, &mut |event, doc| {
-        quit |= quit_asked(control, feed, &spec.out);
+    let result = run_sweep_interruptible(spec, Some(interrupt), &mut |event, doc| {
+        quit |= quit_asked(control, feed, &spec.out) || interrupt.requested();
         for f in state.apply(event, doc) {
             feed.send(f).ok();
         }
@@ -84,7 +115,12 @@ fn feed_sweep(
     let message = match &result {
         Ok(doc) => {
             let (ran, failed) = (doc.points().count(), doc.points().filter(|p| !p.status.is_ok()).count());
-            let what = if quit { "sweep stopped" } else { "sweep finished" };
+            let cut = doc.points().find(|p| p.error.as_deref().is_some_and(|e| e.starts_with(INTERRUPTED)));
+            let what = match cut {
+                Some(p) => format!("sweep stopped by Ctrl-C: {} batch {}'s program interrupted", p.platform, p.batch),
+                None if quit => "sweep stopped".to_string(),
+                None => "sweep finished".to_string(),
+            };
             format!("{what}: {ran} points ({failed} failed) in {}; q quits and prints the table", spec.out.display())
         }
         Err(f) => format!("sweep failed: {:#}", f.error),
@@ -310,7 +346,140 @@ fn replay(trace: Trace, spec: LiveSpec, speed: Speed, on_snapshot: &mut dyn FnMu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sweep_cmd::{SweepArgs, spec_from_args};
+    use crate::sweep_cmd::{SweepArgs, run_sweep, spec_from_args};
+
+    /// Whether `pid` is a live process (not gone, not a zombie).
+    fn alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| Some(s.get(s.rfind(')')? + 1..)?.split_whitespace().next()?.to_string()))
+            .is_some_and(|state| state != "Z" && state != "X")
+    }
+
+    #[test]
+    fn ctrl_c_interrupts_the_running_points_program_and_stops_the_sweep() {
+        let out = std::env::temp_dir().join(format!("bs-sweep-ui-int-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        assert!(std::fs::create_dir_all(&out).is_ok());
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/traces/a100_ddp_train.json.gz");
+        let pid_file = out.join("sleep.pid");
+        // Batch 1 writes its trace at once; batch 2 is a program that would
+        // run 30 s, with a background job (which ignores SIGINT, as a
+        // non-interactive shell's jobs do) in its process group.
+        let script = "if [ $1 -eq 1 ]; then gzip -dc \"$0\" > \"$2\"; exit; fi; \
+                      echo $$ > \"$3.sh\"; sleep 30 & echo $! > \"$3.tmp\"; mv \"$3.tmp\" \"$3\"; wait";
+        let args = SweepArgs {
+            workload: None,
+            batch: "1..4".into(),
+            seq: None,
+            steps: None,
+            warmup: None,
+            platforms: Vec::new(),
+            platform_files: Vec::new(),
+            dtype: "bf16".into(),
+            stack: None,
+            seed: 1,
+            jitter: 0.0,
+            knee_factor: 2.0,
+            slo_ms: None,
+            out: out.clone(),
+            what_if: Vec::new(),
+            no_traces: true,
+            command: ["sh", "-c", script, &src.to_string_lossy(), "{batch}", "{trace}", &pid_file.to_string_lossy()]
+                .map(std::ffi::OsString::from)
+                .to_vec(),
+            tui: true,
+            ascii: false,
+            preset: None,
+        };
+        let spec = match spec_from_args(&args) {
+            Ok(s) => s,
+            Err(e) => panic!("{e:#}"),
+        };
+        let (feed_tx, feed_rx) = channel::<Feed>();
+        let (ui_tx, ui_rx) = channel::<Control>();
+        let (ctl_tx, ctl_rx) = channel::<Control>();
+        let interrupt = Interrupt::default();
+        let relayed = {
+            let interrupt = interrupt.clone();
+            std::thread::spawn(move || relay(&ui_rx, &ctl_tx, &interrupt))
+        };
+        // Ctrl-C in the UI once batch 2's program runs.
+        let user = {
+            let pid_file = pid_file.clone();
+            std::thread::spawn(move || {
+                let read = |p: &std::path::Path| std::fs::read_to_string(p).ok()?.trim().parse::<i32>().ok();
+                let deadline = Instant::now() + Duration::from_secs(20);
+                let pids = loop {
+                    if let (Some(sh), Some(sleep)) = (read(&pid_file.with_extension("pid.sh")), read(&pid_file)) {
+                        break Some((sh, sleep));
+                    }
+                    if Instant::now() > deadline {
+                        break None;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                };
+                ui_tx.send(Control::Interrupt).ok();
+                let sent = Instant::now();
+                // The UI stays up until the user quits.
+                std::thread::sleep(Duration::from_millis(200));
+                drop(ui_tx);
+                (pids, sent)
+            })
+        };
+        let result = feed_sweep(&spec, &feed_tx, &ctl_rx, &interrupt);
+        let returned = Instant::now();
+        let (pids, sent) = user.join().unwrap_or_else(|_| panic!("the user thread panicked"));
+        assert!(relayed.join().is_ok());
+        let Some((sh, sleep)) = pids else { panic!("batch 2's program did not start: {:?}", result.err()) };
+        let took = returned.saturating_duration_since(sent);
+        let left: Vec<i32> = [sh, sleep].into_iter().filter(|&p| alive(p)).collect();
+        for &p in &left {
+            if let Some(p) = rustix::process::Pid::from_raw(p) {
+                rustix::process::kill_process(p, rustix::process::Signal::KILL).ok();
+            }
+        }
+        assert!(left.is_empty(), "still running after the sweep returned: {left:?}");
+        assert!(took < Duration::from_secs(3), "the sweep took {took:?} to stop after Ctrl-C");
+
+        let (doc, stopped) = match result {
+            Ok(r) => r,
+            Err(f) => panic!("{:#}", f.error),
+        };
+        assert!(stopped, "the sweep says it was stopped");
+        let pts = &doc.platforms[0].points;
+        assert_eq!(pts.iter().map(|p| (p.batch, p.status.as_str())).collect::<Vec<_>>(), [(1, "ok"), (2, "failed")]);
+        let e = pts[1].error.as_deref().unwrap_or_default();
+        assert!(e.starts_with("interrupted (Ctrl-C) after") && e.contains("the sweep stopped here"), "{e}");
+        // sweep.json has the interrupted point.
+        let json = std::fs::read_to_string(out.join("sweep.json")).unwrap_or_default();
+        assert!(json.contains("interrupted (Ctrl-C)"), "{json}");
+
+        // The Sweep screen's row and the Log say so.
+        let feeds: Vec<Feed> = feed_rx.try_iter().collect();
+        let last_view = feeds.iter().rev().find_map(|f| match f {
+            Feed::Sweep(v) => Some(v.clone()),
+            _ => None,
+        });
+        let row = last_view.as_ref().and_then(|v| v.points.iter().find(|p| p.batch == 2).cloned());
+        assert!(
+            row.as_ref().is_some_and(|r| r.status == PointStatus::Failed && r.note.starts_with("interrupted")),
+            "{row:?}"
+        );
+        let logs: Vec<&str> = feeds
+            .iter()
+            .filter_map(|f| match f {
+                Feed::Log { line, .. } => Some(line.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(logs.iter().any(|l| l.contains("batch     2: failed: interrupted")), "{logs:?}");
+        assert!(
+            logs.last().is_some_and(|l| l.starts_with("sweep stopped by Ctrl-C: cmd batch 2's program interrupted")),
+            "{logs:?}"
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
 
     #[test]
     fn the_view_follows_the_events() {

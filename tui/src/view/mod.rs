@@ -240,7 +240,7 @@ pub const KEYS: [(&str, &str); 17] = [
     ("1-6, Tab", "screens: Overview Steps Kernels Advice Sweep Log"),
     ("?", "this help (Esc closes)"),
     ("q", "quit (asks first while a program runs)"),
-    ("Ctrl-C", "interrupt the running program, else quit"),
+    ("Ctrl-C", "interrupt the running program or sweep, else quit"),
     ("j k, arrows", "move / scroll"),
     ("PgUp PgDn", "move by ten"),
     ("g G, Home End", "oldest / newest"),

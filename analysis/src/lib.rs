@@ -28,7 +28,7 @@ pub use launches::{LaunchTable, Unmatched};
 pub use window::{Bound, Verdict, WindowContext, WindowMetrics, WindowSpec};
 
 /// Version of the JSON report layout; bump on any incompatible change.
-pub const REPORT_SCHEMA: &str = "boundscope.analysis/2";
+pub const REPORT_SCHEMA: &str = "boundscope.analysis/3";
 
 /// What to compute.
 #[derive(Debug, Clone, Copy, PartialEq)]

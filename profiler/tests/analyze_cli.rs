@@ -50,7 +50,7 @@ fn json_document_follows_the_schema() {
     let out = boundscope(&["analyze", p.to_str().expect("path"), "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let doc: Document = serde_json::from_slice(&out.stdout).expect("schema");
-    assert_eq!(doc.schema, "boundscope.analysis/2");
+    assert_eq!(doc.schema, "boundscope.analysis/3");
     assert_eq!(doc.traces.len(), 1);
     let r = &doc.traces[0];
     assert_eq!(r.steps.len(), 3);

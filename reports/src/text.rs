@@ -174,8 +174,9 @@ pub(crate) fn cuda_graph_sentence(g: &GraphAdvice) -> String {
     )
 }
 
-pub(crate) const FUSION_INTRO: &str = "Kernel fusion, best first (docs/metrics.md section 5: in CPU-bound windows \
-     fusing removes launches and the host dispatch of the ops that issue them)";
+pub(crate) const FUSION_INTRO: &str = "Kernel fusion, best first (docs/metrics.md section 5: fusing removes launches \
+     and the host dispatch of the ops that issue them, which counts where the GPU waits on the host, and the \
+     intermediates' GPU time, which counts where the GPU is the critical path)";
 
 /// A suggestion's kernels: label and class of each, in launch order.
 pub(crate) fn fusion_kernels(c: &FusionCandidate, code: impl Fn(&str) -> String) -> String {
@@ -192,24 +193,19 @@ pub(crate) fn fusion_kernels(c: &FusionCandidate, code: impl Fn(&str) -> String)
 
 /// A suggestion's saving: total, share, per occurrence, where.
 pub(crate) fn fusion_saving(c: &FusionCandidate) -> String {
-    let mut s = if c.cpu_bound_occurrences > 0 {
+    let mut s = if c.counted_occurrences > 0 {
         format!(
-            "saves {} ({} of CPU-bound IL): {} x {} occurrences",
+            "saves {} ({} of IL): {} x {} occurrences ({} CPU-bound, {} GPU-bound)",
             fmt_ns(c.total_saving_ns as f64),
             fmt_pct(Some(c.saving_frac)),
             fmt_ns(c.saving_per_occurrence_ns),
-            c.cpu_bound_occurrences
+            c.counted_occurrences,
+            c.cpu_bound_occurrences,
+            c.gpu_bound_occurrences
         )
     } else {
-        "no saving counted (no CPU-bound occurrence)".to_string()
+        "no saving counted (no occurrence in a judged window)".to_string()
     };
-    if c.gpu_bound_occurrences > 0 {
-        s.push_str(&format!(
-            "; at most {} of memory traffic in {} GPU-bound occurrences",
-            fmt_ns(c.gpu_bound_saving_bound_ns as f64),
-            c.gpu_bound_occurrences
-        ));
-    }
     s.push_str(&format!(
         "; GPU {} stream {}, PS {:.2}, {} times in the trace",
         c.device, c.stream, c.ps, c.occurrences

@@ -22,7 +22,9 @@
 //!   and every other member keeps its bytes (the lowering knows no finer
 //!   dataflow), operators whose kernels are all in the chain disappear, views
 //!   and kernel-less autograd nodes (not AccumulateGrad) between them too,
-//!   and the operator of the chain's last kernel launches the fused kernel.
+//!   and the operator of the chain's last kernel launches the fused kernel
+//!   (the first kernel's operator does, when it also launches kernels before
+//!   the chain and so stays anyway).
 //! - **CUDA graphs** (`cuda-graphs`): each run of operators between host-device
 //!   transfers and synchronizations that launches kernels is captured: at
 //!   replay none of its operators runs on the host (no Python, dispatch or
@@ -528,6 +530,14 @@ fn chain_edits(
     let python = (first_op..=last_op).any(|o| src.ops[o].python && (covered(o) || o == last_op));
     let mut edits = Vec::new();
     let thread = src.ops[last_op].thread;
+    // The first kernel's operator stays when it also launches kernels before
+    // the chain: it launches the fused kernel after them, and the last
+    // kernel's operator, all of whose kernels are in the chain, goes.
+    let first_launches = first_op != last_op
+        && !covered(first_op)
+        && covered(last_op)
+        && src.ops[first_op].thread == thread
+        && kernels_of(src, first_op).all(|(k, _)| k <= occ[occ.len() - 1]);
     for o in first_op..last_op {
         let op = &src.ops[o];
         if op.thread != thread {
@@ -543,9 +553,16 @@ fn chain_edits(
             edits.push((o, Edit::Remove));
         } else if o == first_op {
             // Its kernels before the chain stay with it.
-            let kept: Vec<Kernel> = kernels_of(src, o).filter(|(k, _)| !inside(*k)).map(|(_, k)| *k).collect();
+            let mut kept: Vec<Kernel> = kernels_of(src, o).filter(|(k, _)| !inside(*k)).map(|(_, k)| *k).collect();
+            if first_launches {
+                kept.push(kernel);
+            }
             edits.push((o, Edit::Replace { name: op.name, host: op.host, python: op.python, kernels: kept }));
         }
+    }
+    if first_launches {
+        edits.push((last_op, Edit::Remove));
+        return edits;
     }
     let last = &src.ops[last_op];
     let mut kernels: Vec<Kernel> = kernels_of(src, last_op).filter(|(k, _)| *k < occ[0]).map(|(_, k)| *k).collect();

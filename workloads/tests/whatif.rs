@@ -238,3 +238,28 @@ fn a_fused_or_graphed_step_is_never_slower() {
         }
     }
 }
+
+#[test]
+fn a_chain_whose_first_operator_launches_more_is_launched_by_that_operator() {
+    // BERT training's loss backward: NllLossBackward0 launches a fill and
+    // the nll backward kernel, LogSoftmaxBackward0 the softmax backward.
+    // Fusing the last two: NllLossBackward0 stays (for its fill) and launches
+    // the fused kernel after it; LogSoftmaxBackward0 goes.
+    let p = program("bert-base:train", 1, 64);
+    let nll =
+        p.kernels.iter().position(|k| p.name(k.name).contains("nll_loss_backward")).unwrap_or_else(|| panic!("no nll"));
+    let names = |ks: &[usize]| ks.iter().map(|&k| p.name(p.kernels[k].name).to_string()).collect::<Vec<_>>();
+    let chain = names(&[nll, nll + 1]);
+    assert!(chain[1].contains("SoftMaxBackward"), "{chain:?}");
+    let (q, rw) = fuse_chains(&p, &[chain]);
+    assert_eq!(rw.applied[0].1, 1);
+    assert_eq!(q.kernel_count(), p.kernel_count() - 1);
+    assert_eq!(q.ops.len(), p.ops.len() - 1);
+    let op = |prog: &Program, name: &str| prog.ops.iter().filter(|o| prog.name(o.name).ends_with(name)).count();
+    assert_eq!(op(&q, "LogSoftmaxBackward0"), op(&p, "LogSoftmaxBackward0") - 1);
+    let owner =
+        q.ops.iter().find(|o| q.name(o.name).ends_with("NllLossBackward0")).unwrap_or_else(|| panic!("no node"));
+    let ks: Vec<&str> = q.op_kernels(owner).iter().map(|k| q.name(k.name)).collect();
+    assert_eq!(ks.len(), 2, "{ks:?}");
+    assert!(ks[0].contains("FillFunctor") && ks[1].starts_with("fused_chain_kernel"), "{ks:?}");
+}

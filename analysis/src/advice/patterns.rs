@@ -59,6 +59,11 @@ pub fn can_extend(head: KernelClass, next: KernelClass) -> bool {
 pub struct Named {
     pub pattern: String,
     pub remedy: String,
+    /// A recognized forward pattern: one value flows through the chain, so
+    /// a fused kernel keeps the intermediates on chip. Backward chains
+    /// (whose nodes also read saved activations) and chains named only by
+    /// their kind are not known to.
+    pub dataflow: bool,
 }
 
 /// The op's base name for matching: without the namespace, the `_foreach_`
@@ -215,6 +220,8 @@ pub fn name_chain(ops: &[Option<String>], classes: &[KernelClass], optimizer: Op
     } else {
         (kind.as_str().to_string(), compile.into())
     };
+    let recognized = pattern != kind.as_str() && pattern != "GEMM + elementwise epilogue";
+    let dataflow = recognized && !backward && !seq.is_empty();
     let pattern = if backward { format!("{pattern}, backward") } else { pattern };
     let pattern = if seq.is_empty() {
         format!("{pattern} (no framework ops in the trace)")
@@ -228,7 +235,7 @@ pub fn name_chain(ops: &[Option<String>], classes: &[KernelClass], optimizer: Op
             .collect();
         format!("{pattern}: {}", shown.join(" -> "))
     };
-    Named { pattern, remedy }
+    Named { pattern, remedy, dataflow }
 }
 
 #[cfg(test)]

@@ -84,10 +84,10 @@ pub(crate) fn render(app: &App, frame: &mut Frame, area: Rect, ctx: Ctx) {
             Span::raw("     "),
             Span::styled(format!("saves {}", style::ns_i(f.total_saving_ns)), theme.good()),
             Span::raw(format!(
-                " ({} of CPU-bound IL; {} x {} occurrences) · GPU {} stream {} · PS {:.2}",
+                " ({} of IL; {} x {} occurrences) · GPU {} stream {} · PS {:.2}",
                 style::pct(Some(f.saving_frac)),
                 style::ns(f.saving_per_occurrence_ns),
-                f.cpu_bound_occurrences,
+                f.counted_occurrences,
                 f.device,
                 f.stream,
                 f.ps

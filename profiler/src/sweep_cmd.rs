@@ -843,12 +843,13 @@ pub fn table(doc: &SweepDocument) -> String {
     what_if_table(&mut s, doc);
     if doc.platforms.len() > 1 {
         let _ = writeln!(s, "\nSIDE BY SIDE (where each platform turns GPU-bound)");
+        let width = doc.platforms.iter().map(|p| p.platform.chars().count()).max().unwrap_or(0).max(18);
         for p in &doc.platforms {
             let Some(t) = &p.transition else { continue };
             let at = Crossing::grid;
             let _ = writeln!(
                 s,
-                "  {:<18} knee {:>8}   busy {:>8}   {}",
+                "  {:<width$} knee {:>8}   busy {:>8}   {}",
                 p.platform,
                 at(&t.knee.crossing),
                 at(&t.busy.crossing),

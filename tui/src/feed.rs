@@ -115,6 +115,10 @@ pub struct TransitionView {
     pub knee: Option<f64>,
     /// Batch size where the busy rule flips.
     pub busy_rule: Option<f64>,
+    /// The knee and the busy rule at the batch grid's resolution ("16-32",
+    /// "<= 1", "> 256"), as every transition is printed.
+    pub knee_grid: String,
+    pub busy_grid: String,
 }
 
 /// From the UI to the binary.

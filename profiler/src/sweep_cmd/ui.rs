@@ -302,7 +302,13 @@ fn point_view(r: &PointRecord) -> SweepPointView {
 }
 
 fn transition_view(platform: &str, t: &Transition) -> TransitionView {
-    TransitionView { platform: platform.to_string(), knee: t.knee.crossing.batch(), busy_rule: t.busy.crossing.batch() }
+    TransitionView {
+        platform: platform.to_string(),
+        knee: t.knee.crossing.batch(),
+        busy_rule: t.busy.crossing.batch(),
+        knee_grid: t.knee.crossing.grid(),
+        busy_grid: t.busy.crossing.grid(),
+    }
 }
 
 /// The live analysis of one point: windows of about a fortieth of its trace,

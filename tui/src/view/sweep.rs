@@ -49,9 +49,8 @@ fn info_lines(app: &App, sw: &SweepView, theme: Theme) -> Vec<Line<'static>> {
         Span::raw(format!(" · {} of {} points · ", done, sw.points.len())),
     ];
     for (i, t) in sw.transitions.iter().enumerate() {
-        let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("b~{v:.0}"));
         first.push(Span::styled(format!("{} ", t.platform), theme.series(i)));
-        first.push(Span::raw(format!("knee {}, busy {}  ", f(t.knee), f(t.busy_rule))));
+        first.push(Span::raw(format!("knee {}, busy {}  ", t.knee_grid, t.busy_grid)));
     }
     let second = match (&sw.running, app.snapshot.as_ref().and_then(|s| s.current())) {
         (Some((p, b)), Some((w, _))) => Line::from(vec![

@@ -90,8 +90,20 @@ pub fn sweep() -> SweepView {
     SweepView {
         workload: "llama-3.2-1b:decode".into(),
         transitions: vec![
-            TransitionView { platform: platforms[0].clone(), knee: Some(24.0), busy_rule: Some(32.0) },
-            TransitionView { platform: platforms[1].clone(), knee: Some(40.0), busy_rule: None },
+            TransitionView {
+                platform: platforms[0].clone(),
+                knee: Some(24.0),
+                busy_rule: Some(32.0),
+                knee_grid: "16-32".into(),
+                busy_grid: "16-32".into(),
+            },
+            TransitionView {
+                platform: platforms[1].clone(),
+                knee: Some(40.0),
+                busy_rule: None,
+                knee_grid: "32-64".into(),
+                busy_grid: "> 64".into(),
+            },
         ],
         platforms,
         points,

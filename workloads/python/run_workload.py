@@ -67,6 +67,7 @@ MODEL_CONFIGS_JSON = """
     "type_vocab": 0,
     "tied_embeddings": true,
     "linear_bias": false,
+    "qkv_bias": false,
     "norm": "rms_norm",
     "activation": "silu",
     "positions": "rope",
@@ -99,6 +100,7 @@ MODEL_CONFIGS_JSON = """
     "type_vocab": 0,
     "tied_embeddings": true,
     "linear_bias": true,
+    "qkv_bias": true,
     "norm": "layer_norm",
     "activation": "gelu_new",
     "positions": "learned",
@@ -125,6 +127,7 @@ MODEL_CONFIGS_JSON = """
     "type_vocab": 2,
     "tied_embeddings": true,
     "linear_bias": true,
+    "qkv_bias": true,
     "norm": "layer_norm",
     "activation": "gelu",
     "positions": "learned",
@@ -250,6 +253,8 @@ def hf_config(cfg, attn):
         raise Failure(f"inconsistent configuration for {cfg['id']}: heads x head_dim != hidden")
     if cfg["arch"] == "llama":
         assert cfg["norm"] == "rms_norm" and cfg["positions"] == "rope" and cfg["type_vocab"] == 0
+        # LlamaConfig's attention_bias covers q, k, v and o alike.
+        assert cfg["qkv_bias"] == cfg["linear_bias"]
         if "rope_parameters" in inspect.signature(LlamaConfig.__init__).parameters:
             # transformers 5: theta and scaling in one dict.
             rope = {"rope_parameters": {**cfg["rope_scaling"], "rope_theta": cfg["rope_theta"]}}

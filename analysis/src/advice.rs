@@ -10,9 +10,11 @@
 //! traffic, which is reported as a bound and not counted.
 
 mod classify;
+mod optimizer;
 mod patterns;
 
 pub use classify::{KernelClass, classify, classify_kernel};
+pub use optimizer::OptimizerAdvice;
 pub use patterns::{ChainKind, can_extend, name_chain};
 
 use boundscope_trace::{ActivityKind, ApiKind, HostOpKind, ThreadIdx, Trace};
@@ -138,6 +140,8 @@ pub struct GraphAdvice {
 pub struct Advice {
     pub fusion: Vec<FusionCandidate>,
     pub cuda_graphs: Option<GraphAdvice>,
+    /// A `foreach` optimizer update and its fused form.
+    pub optimizer: Option<OptimizerAdvice>,
     /// Why some advice was not given, and what no suggestion covers.
     pub notes: Vec<String>,
 }
@@ -161,6 +165,7 @@ pub fn advise(trace: &Trace, l: &LaunchTable, windows: &[WindowMetrics], spec: &
         return Advice {
             fusion: Vec::new(),
             cuda_graphs: None,
+            optimizer: None,
             notes: vec![format!("no GPU work: {what}, so there is no launch advice (fusion, CUDA graphs)")],
         };
     }
@@ -175,7 +180,8 @@ pub fn advise(trace: &Trace, l: &LaunchTable, windows: &[WindowMetrics], spec: &
     let issuers = Issuers::new(trace, l);
     let fusion = fusion_candidates(trace, l, windows, &issuers, spec, &mut notes);
     let cuda_graphs = graph_advice(trace, l, windows, &issuers, spec, &mut notes);
-    Advice { fusion, cuda_graphs, notes }
+    let optimizer = optimizer::optimizer_advice(trace, l, windows, &issuers);
+    Advice { fusion, cuda_graphs, optimizer, notes }
 }
 
 /// Which framework op issues each launch: the outermost `Operator` host op
@@ -285,27 +291,35 @@ struct Occ {
     room_ns: i64,
     /// GPU time fusing removes (estimated from kernel times).
     gpu_ns: i64,
+    /// Host slack: how long the host waits in the sync that ends the room
+    /// (0 when the window ends first).
+    slack_ns: i64,
 }
 
 impl Occ {
     /// The saving on the host path and on the GPU path (model of
-    /// docs/metrics.md section 5). Removing `host` of host time shortens the
-    /// step by as much of it as the GPU would have waited for (`room`); past
-    /// that, or when the GPU never waits on the host after the chain, the GPU
-    /// path is the critical one and the GPU time fusion removes counts.
+    /// docs/metrics.md section 5).
     fn parts(&self) -> (i64, i64) {
         if self.window.is_none() {
             return (0, 0);
         }
-        let (h, room, g) = (self.host_ns.max(0), self.room_ns.max(0), self.gpu_ns.max(0));
-        if room == 0 {
-            (0, g)
-        } else if h <= room {
-            (h, 0)
-        } else {
-            (room, g.min(h - room))
-        }
+        saving_parts(self.host_ns, self.room_ns, self.gpu_ns, self.slack_ns)
     }
+}
+
+/// What removing `host` of host time and `gpu` of GPU time from one point
+/// of a step saves, on the host path and on the GPU path, when the GPU still
+/// waits `room` on the host after that point and the host then waits `slack`
+/// on the GPU (in the sync that ends the step): the host time counts as far
+/// as the GPU waited for it; the GPU time counts once it exceeds the waits
+/// left, and until the GPU would catch up with the host (the host's slack
+/// plus the host time removed beyond the waits).
+pub(crate) fn saving_parts(host: i64, room: i64, gpu: i64, slack: i64) -> (i64, i64) {
+    let (h, room, g, slack) = (host.max(0), room.max(0), gpu.max(0), slack.max(0));
+    let host_part = h.min(room);
+    let waits_left = room - host_part;
+    let gpu_part = (g - waits_left).max(0).min(slack + (h - host_part));
+    (host_part, gpu_part)
 }
 
 /// A chain found in the trace.
@@ -556,6 +570,10 @@ fn fusion_candidates(
         let last_call = api.start_ns[call(rs[len - 1])];
         let k = syncs.partition_point(|&s| s <= last_call);
         let resumes = if k < syncs.len() { sync_ends[k] } else { i64::MAX };
+        let slack_ns = match window {
+            Some(w) if resumes <= windows[w as usize].end_ns => sync_ends[k] - syncs[k],
+            _ => 0,
+        };
         let room_ns =
             window.map_or(0, |w| room_after(device, a.start_ns[act(rs[1])], windows[w as usize].end_ns.min(resumes)));
         // Host time removed: for kernel k >= 2, its own op's dispatch and the
@@ -598,7 +616,7 @@ fn fusion_candidates(
             };
             host_ns += removed.max(0);
         }
-        Occ { pos: p as u32, window, bound, host_ns, ops_removed, gaps_ns, room_ns, gpu_ns }
+        Occ { pos: p as u32, window, bound, host_ns, ops_removed, gaps_ns, room_ns, gpu_ns, slack_ns }
     };
     // Kernels all launched by one framework operator are that operator's own
     // implementation (a LayerNorm backward's two kernels, the launches of one
@@ -759,9 +777,9 @@ fn fusion_candidates(
                      one removes {} launch call{} and the host dispatch of {} op{}: {} of host time per occurrence, \
                      measured from the trace (those ops, their launch calls and the host time between them; the \
                      first op stays), of which the GPU would have waited for up to {} (launch-bound GPU idle from \
-                     the chain's second kernel to the end of its window; {} inside the chain); and about {} of GPU \
-                     time ({}). Saving: the host time the GPU waited for, then, once the GPU is the critical path, \
-                     the GPU time: {} host + {} GPU per occurrence",
+                     the chain's second kernel to the end of its window or the next sync; {} inside the chain); and \
+                     about {} of GPU time ({}). Saving: the host time the GPU waited for, and the GPU time beyond the \
+                     waits left, up to the host's slack: {} host + {} GPU per occurrence",
                     counted.len(),
                     plural(counted.len()),
                     c.len,
@@ -1304,6 +1322,24 @@ mod tests {
         assert_eq!(c.total_saving_ns, 4 * (15_000 + 2_000));
         assert!(c.basis.contains("capped at the windows' launch-bound GPU idle (host path)"), "{}", c.basis);
         assert!(c.basis.contains("15.0 us host + 2.0 us GPU per occurrence"), "{}", c.basis);
+    }
+
+    #[test]
+    fn savings_follow_the_critical_path() {
+        // (host, room, gpu, slack) -> (host part, GPU part)
+        // The GPU waits longer than the host time removed: all of it counts,
+        // and the GPU time removed is absorbed by the waits left.
+        assert_eq!(saving_parts(10, 50, 5, 100), (10, 0));
+        // GPU time beyond the waits left counts.
+        assert_eq!(saving_parts(10, 12, 5, 100), (10, 3));
+        // The GPU never waits: GPU time counts, up to the host's slack.
+        assert_eq!(saving_parts(10, 0, 30, 100), (0, 30));
+        assert_eq!(saving_parts(10, 0, 300, 100), (0, 110));
+        // More host time than waits: the waits go, then the GPU time.
+        assert_eq!(saving_parts(40, 10, 25, 0), (10, 25));
+        assert_eq!(saving_parts(40, 10, 50, 0), (10, 30));
+        // Negative inputs (clock skew) count as zero.
+        assert_eq!(saving_parts(-5, -5, -5, -5), (0, 0));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::plots::{LAUNCH_TO_START_SVG, TOP_KERNELS_SVG};
 use crate::text::{
     ABBREVIATIONS, DISTRIBUTION_HEADER, FUSION_INTRO, SummaryOptions, WINDOW_HEADER, busy_sentence,
     cuda_graph_sentence, distribution_rows, fmt_bytes, fmt_ns, fmt_pct, focus_window, fusion_kernels, fusion_saving,
-    graph_internal_sentence, median_row, short_name, window_row,
+    graph_internal_sentence, median_row, optimizer_sentence, short_name, window_row,
 };
 
 /// Steps listed one per row; longer runs are summarized by the median row
@@ -177,7 +177,7 @@ fn launches_section(o: &mut String, w: &WindowMetrics) {
 
 fn advice_section(o: &mut String, r: &TraceReport) {
     let adv = &r.advice;
-    if adv.fusion.is_empty() && adv.cuda_graphs.is_none() && adv.notes.is_empty() {
+    if adv.fusion.is_empty() && adv.cuda_graphs.is_none() && adv.optimizer.is_none() && adv.notes.is_empty() {
         return;
     }
     let _ = writeln!(o, "## Advice\n");
@@ -187,6 +187,11 @@ fn advice_section(o: &mut String, r: &TraceReport) {
         for c in &g.caveats {
             let _ = writeln!(o, "  - Caveat: {c}.");
         }
+    }
+    if let Some(u) = &adv.optimizer {
+        let _ = writeln!(o, "- **Optimizer**: {}.", optimizer_sentence(u));
+        let _ = writeln!(o, "  - Remedy: {}", u.remedy);
+        let _ = writeln!(o, "  - Basis: {}.", u.basis);
     }
     for n in &adv.notes {
         let _ = writeln!(o, "- {n}");

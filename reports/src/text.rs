@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use boundscope_analysis::advice::{FusionCandidate, GraphAdvice};
+use boundscope_analysis::advice::{FusionCandidate, GraphAdvice, OptimizerAdvice};
 use boundscope_analysis::{StepMedian, TraceReport, WindowMetrics};
 
 pub use boundscope_analysis::names::{advice_kernel_label, fmt_bytes, fmt_ns, fmt_pct, kernel_label, short_name};
@@ -191,6 +191,20 @@ pub(crate) fn fusion_kernels(c: &FusionCandidate, code: impl Fn(&str) -> String)
         .join(" -> ")
 }
 
+/// The optimizer advice in one line: what runs and what fusing it saves.
+pub(crate) fn optimizer_sentence(u: &OptimizerAdvice) -> String {
+    format!(
+        "{}'s update runs as {} foreach ops ({} launches) per step; fused, it saves {} per step ({} host time the \
+         GPU waited for, or GPU time), median over {} steps",
+        u.optimizer,
+        u.ops_per_step,
+        u.launches_per_step,
+        fmt_ns(u.saving_per_step_ns),
+        fmt_ns(u.host_removed_per_step_ns.min(u.host_room_per_step_ns)),
+        u.steps
+    )
+}
+
 /// A suggestion's saving: total, share, per occurrence, where.
 pub(crate) fn fusion_saving(c: &FusionCandidate) -> String {
     let mut s = if c.counted_occurrences > 0 {
@@ -336,7 +350,7 @@ pub fn summary(r: &TraceReport, opts: &SummaryOptions) -> String {
 /// Fusion candidates and the CUDA-graph estimate, savings first.
 fn advice_section(o: &mut String, r: &TraceReport) {
     let adv = &r.advice;
-    if adv.fusion.is_empty() && adv.cuda_graphs.is_none() && adv.notes.is_empty() {
+    if adv.fusion.is_empty() && adv.cuda_graphs.is_none() && adv.optimizer.is_none() && adv.notes.is_empty() {
         return;
     }
     let _ = writeln!(o, "\nADVICE");
@@ -348,6 +362,11 @@ fn advice_section(o: &mut String, r: &TraceReport) {
         for c in &g.caveats {
             let _ = writeln!(o, "    caveat: {c}");
         }
+    }
+    if let Some(u) = &adv.optimizer {
+        let _ = writeln!(o, "  Optimizer: {}", optimizer_sentence(u));
+        let _ = writeln!(o, "    remedy: {}", u.remedy);
+        let _ = writeln!(o, "    basis: {}", u.basis);
     }
     if !adv.fusion.is_empty() {
         let _ = writeln!(o, "  {FUSION_INTRO}:");

@@ -146,6 +146,20 @@ fn compare(w: &WorkloadSpec, batch: u64, p: &Platform) -> Vec<Row> {
             baseline_ns: base,
         });
     }
+    if let Some(u) = &a.report.advice.optimizer
+        && let Some((t, _)) = point(w, batch, p, &|q| fuse_patterns(&q, &[Pattern::AdamW]).0, false)
+    {
+        rows.push(Row {
+            workload: w.name(),
+            batch,
+            what: format!("optimizer fused ({} foreach ops)", u.ops_per_step),
+            fused: 1,
+            predicted_ns: u.saving_per_step_ns,
+            gpu_bound_ns: u.gpu_removed_per_step_ns,
+            simulated_ns: base - t,
+            baseline_ns: base,
+        });
+    }
     if rows.is_empty()
         && let Some((t, _)) = point(w, batch, p, &|q| fuse_patterns(&q, &Pattern::ALL).0, false)
     {
@@ -183,6 +197,17 @@ fn every_suggestion_on_llama_decode_is_simulated() {
         assert!(r.fused >= 1, "{r:?}");
         assert!(r.simulated_ns > 0.0, "{r:?}");
     }
+}
+
+#[test]
+fn the_foreach_optimizer_gets_its_fused_form_as_advice() {
+    let p = platform("sim:gh200");
+    let w = workload("gpt2:train");
+    let rows = compare(&w, 1, &p);
+    let r = rows.iter().find(|r| r.what.starts_with("optimizer fused")).unwrap_or_else(|| panic!("{rows:?}"));
+    assert!(r.what.contains("(8 foreach ops)"), "{r:?}");
+    assert!(r.simulated_ns > 0.0, "{r:?}");
+    assert!((r.ratio() - 1.0).abs() <= 0.25, "predicted {} vs simulated {}", r.predicted_ns, r.simulated_ns);
 }
 
 #[test]

@@ -57,6 +57,19 @@ pub(crate) fn render(app: &App, frame: &mut Frame, area: Rect, ctx: Ctx) {
         }
         None => lines.push(Line::from(Span::styled("  no suggestion (see the notes below)", theme.dim()))),
     }
+    if let Some(u) = &a.optimizer {
+        lines.push(Line::from(""));
+        lines.push(head("Optimizer"));
+        lines.push(Line::from(vec![
+            Span::raw(format!(
+                "  {}'s update: {} foreach ops, {} launches per step; fused, saves ",
+                u.optimizer, u.ops_per_step, u.launches_per_step
+            )),
+            Span::styled(format!("{} per step", style::ns(u.saving_per_step_ns)), theme.good()),
+        ]));
+        lines.push(Line::from(vec![Span::styled("  remedy ", theme.dim()), Span::raw(u.remedy.clone())]));
+        lines.push(Line::from(vec![Span::styled("  basis ", theme.dim()), Span::raw(u.basis.clone())]));
+    }
     lines.push(Line::from(""));
     lines.push(head("Kernel fusion (fusable chains that almost always follow each other, best saving first)"));
     if a.fusion.is_empty() {

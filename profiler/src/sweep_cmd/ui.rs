@@ -354,6 +354,32 @@ mod tests {
     use super::*;
     use crate::sweep_cmd::{SweepArgs, run_sweep, spec_from_args};
 
+    /// Sweep arguments for a `--tui` run into `out` (no traces, no jitter).
+    fn tui_args(out: &std::path::Path, workload: Option<&str>) -> SweepArgs {
+        SweepArgs {
+            workload: workload.map(str::to_string),
+            batch: "1".into(),
+            seq: None,
+            steps: Some(2),
+            warmup: Some(1),
+            platforms: Vec::new(),
+            platform_files: Vec::new(),
+            dtype: "bf16".into(),
+            stack: None,
+            seed: 1,
+            jitter: 0.0,
+            knee_factor: 2.0,
+            slo_ms: None,
+            out: out.to_path_buf(),
+            what_if: Vec::new(),
+            no_traces: true,
+            command: Vec::new(),
+            tui: true,
+            ascii: false,
+            preset: None,
+        }
+    }
+
     /// Whether `pid` is a live process (not gone, not a zombie).
     fn alive(pid: i32) -> bool {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -374,30 +400,10 @@ mod tests {
         // non-interactive shell's jobs do) in its process group.
         let script = "if [ $1 -eq 1 ]; then gzip -dc \"$0\" > \"$2\"; exit; fi; \
                       echo $$ > \"$3.sh\"; sleep 30 & echo $! > \"$3.tmp\"; mv \"$3.tmp\" \"$3\"; wait";
-        let args = SweepArgs {
-            workload: None,
-            batch: "1..4".into(),
-            seq: None,
-            steps: None,
-            warmup: None,
-            platforms: Vec::new(),
-            platform_files: Vec::new(),
-            dtype: "bf16".into(),
-            stack: None,
-            seed: 1,
-            jitter: 0.0,
-            knee_factor: 2.0,
-            slo_ms: None,
-            out: out.clone(),
-            what_if: Vec::new(),
-            no_traces: true,
-            command: ["sh", "-c", script, &src.to_string_lossy(), "{batch}", "{trace}", &pid_file.to_string_lossy()]
-                .map(std::ffi::OsString::from)
-                .to_vec(),
-            tui: true,
-            ascii: false,
-            preset: None,
-        };
+        let command = ["sh", "-c", script, &src.to_string_lossy(), "{batch}", "{trace}", &pid_file.to_string_lossy()]
+            .map(std::ffi::OsString::from)
+            .to_vec();
+        let args = SweepArgs { batch: "1..4".into(), steps: None, warmup: None, command, ..tui_args(&out, None) };
         let spec = match spec_from_args(&args) {
             Ok(s) => s,
             Err(e) => panic!("{e:#}"),
@@ -492,26 +498,9 @@ mod tests {
         let out = std::env::temp_dir().join(format!("bs-sweep-ui-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
         let args = SweepArgs {
-            workload: Some("llama-3.2-1b:decode".into()),
             batch: "1,4".into(),
-            seq: None,
-            steps: Some(2),
-            warmup: Some(1),
             platforms: vec!["sim:h100-pcie".into()],
-            platform_files: Vec::new(),
-            dtype: "bf16".into(),
-            stack: None,
-            seed: 1,
-            jitter: 0.0,
-            knee_factor: 2.0,
-            slo_ms: None,
-            out: out.clone(),
-            what_if: Vec::new(),
-            no_traces: true,
-            command: Vec::new(),
-            tui: true,
-            ascii: false,
-            preset: None,
+            ..tui_args(&out, Some("llama-3.2-1b:decode"))
         };
         let spec = match spec_from_args(&args) {
             Ok(s) => s,

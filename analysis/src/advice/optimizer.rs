@@ -58,7 +58,7 @@ struct Step {
     kept_launches: u64,
     kernel_ns: i64,
     addcdiv_ns: i64,
-    first_kernel: i64,
+    first_kernel: Option<i64>,
     thread_first: Option<(boundscope_trace::ThreadIdx, i64)>,
     /// From the first update op's start to the last one's end: the ops and
     /// the Python between them.
@@ -119,8 +119,8 @@ pub(super) fn optimizer_advice(
         if launches > s.kept_launches {
             (s.kept_launches, s.kept_ns) = (launches, host);
         }
-        if s.first_kernel == 0 || first < s.first_kernel {
-            s.first_kernel = first;
+        if s.first_kernel.is_none_or(|f| first < f) {
+            s.first_kernel = Some(first);
             s.thread_first = Some((h.thread[o as usize], h.start_ns[o as usize]));
         }
     }
@@ -165,7 +165,7 @@ pub(super) fn optimizer_advice(
         // The update ops and the Python between them go; one op stays.
         let host = (s.span.1 - s.span.0 - s.kept_ns).max(s.host_ns - s.kept_ns).max(0);
         let gpu = if s.addcdiv_ns > 0 { (s.kernel_ns - s.addcdiv_ns * 7 / 4).max(0) } else { 0 };
-        let r = room(s.first_kernel, windows[w].end_ns);
+        let r = room(s.first_kernel.unwrap_or(windows[w].start_ns), windows[w].end_ns);
         if name.is_none() {
             name = s.thread_first.and_then(|(th, t)| optimizer_around(trace, th, t));
         }
@@ -221,4 +221,102 @@ pub(super) fn optimizer_advice(
             us(save),
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advice::{Advice, AdviceSpec, advise};
+    use crate::launches::build_launch_table;
+    use crate::queue::stream_depths;
+    use crate::window::{WindowContext, WindowSpec};
+    use boundscope_trace::{ActivityIn, ActivityKind, ApiCallIn, Diagnostics, HostOpIn, HostOpKind, TraceBuilder};
+
+    /// One ProfilerStep (0..1 ms) running `ops` (name, kernel count) as
+    /// framework ops 20 us apart, each 10 us long with its launches inside;
+    /// each kernel runs 30 us as soon as the GPU is free (so they queue),
+    /// then the host syncs at 900 us until the GPU is done.
+    fn step(ops: &[(&str, u32)]) -> Advice {
+        let mut b = TraceBuilder::new("test");
+        b.host_op(HostOpIn {
+            kind: HostOpKind::Annotation,
+            name: "ProfilerStep#0",
+            pid: 1,
+            tid: 1,
+            start_ns: 0,
+            end_ns: 1_000_000,
+            external_id: 0,
+        });
+        let (mut corr, mut gpu_free) = (1u64, 0i64);
+        for (i, &(name, kernels)) in ops.iter().enumerate() {
+            let start = 10_000 + 20_000 * i as i64;
+            b.host_op(HostOpIn {
+                kind: HostOpKind::Operator,
+                name,
+                pid: 1,
+                tid: 1,
+                start_ns: start,
+                end_ns: start + 10_000,
+                external_id: corr,
+            });
+            for k in 0..kernels {
+                let call = start + 1_000 + 2_000 * i64::from(k);
+                b.api_call(ApiCallIn {
+                    name: "cudaLaunchKernel",
+                    pid: 1,
+                    tid: 1,
+                    start_ns: call,
+                    end_ns: call + 1_000,
+                    correlation: corr,
+                    external_id: corr - u64::from(k),
+                });
+                let s = gpu_free.max(call + 3_000);
+                let mut a = ActivityIn::new(ActivityKind::Kernel, "multi_tensor_apply_kernel", 0, 7, s, s + 30_000);
+                a.correlation = corr;
+                b.gpu_activity(a);
+                gpu_free = s + 30_000;
+                corr += 1;
+            }
+        }
+        b.api_call(ApiCallIn {
+            name: "cudaStreamSynchronize",
+            pid: 1,
+            tid: 1,
+            start_ns: 900_000,
+            end_ns: 950_000,
+            correlation: 0,
+            external_id: 0,
+        });
+        let t = b.finish();
+        let (l, _) = build_launch_table(&t, &mut Diagnostics::default());
+        let depths = stream_depths(&t, &l);
+        let ctx = WindowContext { trace: &t, launches: &l, depths: &depths, spec: WindowSpec::default() };
+        let windows: Vec<WindowMetrics> =
+            t.steps.iter().map(|s| ctx.metrics(String::new(), Some(s.number), s.start_ns, s.end_ns)).collect();
+        advise(&t, &l, &windows, &AdviceSpec::default())
+    }
+
+    #[test]
+    fn a_foreach_update_is_estimated_on_both_paths() {
+        let a = step(&[("aten::_foreach_mul_", 2), ("aten::_foreach_addcdiv_", 2), ("aten::_foreach_add_", 2)]);
+        let u = a.optimizer.unwrap_or_else(|| panic!("no optimizer advice: {:?}", a.notes));
+        assert_eq!((u.steps, u.ops_per_step, u.launches_per_step), (1, 3, 6));
+        // The three ops span 10..60 us; the op kept (the first with the most
+        // launches) takes 10 us: 40 us of host time goes.
+        assert_eq!(u.host_removed_per_step_ns, 40_000.0);
+        // Six queued 30 us kernels (180 us) less 7/4 of addcdiv's 60 us.
+        assert_eq!(u.gpu_removed_per_step_ns, 75_000.0);
+        // The kernels queue back to back: the GPU never waits on the host,
+        // and the host waits in the sync, so the GPU time counts.
+        assert_eq!(u.host_room_per_step_ns, 0.0);
+        assert_eq!(u.saving_per_step_ns, 75_000.0);
+        assert!(u.remedy.contains("fused=True") && u.basis.contains("3 `_foreach_*` ops"), "{u:?}");
+        assert_eq!(u.optimizer, "the optimizer");
+    }
+
+    #[test]
+    fn no_update_or_one_op_gives_no_optimizer_advice() {
+        assert!(step(&[("aten::mul", 2), ("aten::add", 2)]).optimizer.is_none());
+        assert!(step(&[("aten::_foreach_mul_", 2), ("aten::add", 2)]).optimizer.is_none());
+    }
 }

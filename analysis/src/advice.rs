@@ -294,6 +294,11 @@ struct Occ {
     /// Host slack: how long the host waits in the sync that ends the room
     /// (0 when the window ends first).
     slack_ns: i64,
+    /// Device, start of the 2nd kernel and end of the room: the occurrences
+    /// of one (device, end) share the room after them.
+    device: u32,
+    from_ns: i64,
+    room_end_ns: i64,
 }
 
 impl Occ {
@@ -574,8 +579,9 @@ fn fusion_candidates(
             Some(w) if resumes <= windows[w as usize].end_ns => sync_ends[k] - syncs[k],
             _ => 0,
         };
-        let room_ns =
-            window.map_or(0, |w| room_after(device, a.start_ns[act(rs[1])], windows[w as usize].end_ns.min(resumes)));
+        let from_ns = a.start_ns[act(rs[1])];
+        let room_end_ns = window.map_or(i64::MIN, |w| windows[w as usize].end_ns.min(resumes));
+        let room_ns = window.map_or(0, |_| room_after(device, from_ns, room_end_ns));
         // Host time removed: for kernel k >= 2, its own op's dispatch and the
         // host time since the previous kernel's op (Python, views) when the
         // op issues nothing else; only its launch call when its op also
@@ -616,7 +622,20 @@ fn fusion_candidates(
             };
             host_ns += removed.max(0);
         }
-        Occ { pos: p as u32, window, bound, host_ns, ops_removed, gaps_ns, room_ns, gpu_ns, slack_ns }
+        Occ {
+            pos: p as u32,
+            window,
+            bound,
+            host_ns,
+            ops_removed,
+            gaps_ns,
+            room_ns,
+            gpu_ns,
+            slack_ns,
+            device,
+            from_ns,
+            room_end_ns,
+        }
     };
     // Kernels all launched by one framework operator are that operator's own
     // implementation (a LayerNorm backward's two kernels, the launches of one
@@ -696,11 +715,35 @@ fn fusion_candidates(
     // launch-bound GPU idle time on the host path (the idle the host causes;
     // a step is never shorter than its GPU work) and at most its GPU busy
     // time on the GPU path.
-    // Each occurrence's parts, measured against the trace as it is. (The
-    // room after an occurrence is not shared out among the later ones: on
-    // the reference workloads that undercounts what the what-if simulation
-    // saves, docs/metrics.md section 5.)
-    let parts: Vec<Vec<(i64, i64)>> = kept.iter().map(|(_, occ)| occ.iter().map(Occ::parts).collect()).collect();
+    // A suggestion's occurrences share the room after them: the host time
+    // removed from all its occurrences after a point shortens the step by at
+    // most the launch-bound idle after that point. Taken from the latest
+    // occurrence back, each gets the room its later ones left. (Each
+    // suggestion is estimated as if applied alone; the per-window caps below
+    // bound them together.)
+    let parts: Vec<Vec<(i64, i64)>> = kept
+        .iter()
+        .map(|(_, occ)| {
+            let mut order: Vec<usize> = (0..occ.len()).filter(|&i| occ[i].window.is_some()).collect();
+            order.sort_unstable_by_key(|&i| {
+                let o = &occ[i];
+                (o.device, o.room_end_ns, std::cmp::Reverse(o.from_ns))
+            });
+            let mut out = vec![(0i64, 0i64); occ.len()];
+            let (mut group, mut claimed) = (None, 0i64);
+            for i in order {
+                let o = occ[i];
+                if group != Some((o.device, o.room_end_ns)) {
+                    group = Some((o.device, o.room_end_ns));
+                    claimed = 0;
+                }
+                let (hp, gp) = Occ { room_ns: (o.room_ns - claimed).max(0), ..o }.parts();
+                claimed += hp;
+                out[i] = (hp, gp);
+            }
+            out
+        })
+        .collect();
     let (mut raw_host, mut raw_gpu) = (vec![0i64; windows.len()], vec![0i64; windows.len()]);
     for (k, (_, occ)) in kept.iter().enumerate() {
         for (i, o) in occ.iter().enumerate() {
@@ -777,7 +820,8 @@ fn fusion_candidates(
                      one removes {} launch call{} and the host dispatch of {} op{}: {} of host time per occurrence, \
                      measured from the trace (those ops, their launch calls and the host time between them; the \
                      first op stays), of which the GPU would have waited for up to {} (launch-bound GPU idle from \
-                     the chain's second kernel to the end of its window or the next sync; {} inside the chain); and \
+                     the chain's second kernel to the end of its window or the next sync, shared with the later \
+                     occurrences; {} inside the chain); and \
                      about {} of GPU time ({}). Saving: the host time the GPU waited for, and the GPU time beyond the \
                      waits left, up to the host's slack: {} host + {} GPU per occurrence",
                     counted.len(),

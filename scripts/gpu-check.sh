@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # GPU check of `boundscope profile`, for a machine with an NVIDIA GPU and
 # driver (made for a fresh H200: driver 580 / CUDA 13.0, no network). Budget:
-# under 6 minutes. The last screen of output is a table (check, result,
-# figure) that says everything; every log and JSON result is kept.
+# under 6 minutes without transformers, 9 with it. The last screen of output
+# is a table (check, result, figure) that says everything; every log and JSON
+# result is kept.
 #
 #   scripts/gpu-check.sh BIN_DIR [WORK_DIR]
 #
@@ -23,6 +24,10 @@
 #   features  CUDA-graph replay, a Triton kernel (cuLaunchKernelEx), a
 #             DataLoader with forked workers, in one program
 #   both      the program runs torch.profiler itself inside a boundscope run
+#   lowering  workloads/python/run_workload.py (Llama-3.2-1B decode and
+#             prefill, batch 1) under boundscope, its kernels per operator
+#             against `boundscope lowering` for the installed transformers
+#             release (needs transformers)
 set -uo pipefail
 
 if [ $# -lt 1 ]; then
@@ -306,6 +311,28 @@ PY
     profile both 180 -- python3 "$DECODE" --steps 5 --warmup 1 --kineto "$W/both-kineto.json"
     grep -iE "cupti|subscri" "$W/both.err" | head -5
     info "both: torch.profiler inside boundscope" "kineto_kernels=$(kv "$W/both.out" kineto_kernels); $(grep -ciE 'MULTIPLE_SUBSCRIBERS|another profiler' "$W/both.err" "$W/both.out" | awk -F: '{s+=$2} END {print s}') second-subscriber message(s)"
+
+    # The reference runner against the lowering of the installed transformers
+    # release (docs/workloads.md, "Checking against a real trace").
+    TF=$(python3 -c "import transformers; print(transformers.__version__)" 2>/dev/null)
+    if [ -n "$TF" ]; then
+        SMS=$(python3 -c "import torch; print(torch.cuda.get_device_properties(0).multi_processor_count)" 2>/dev/null)
+        case "$SMS" in 114) SIMP=sim:h100-pcie ;; 108) SIMP=sim:a100-sxm ;; *) SIMP=sim:h200 ;; esac
+        RUNNER="$REPO/workloads/python/run_workload.py"
+        for PH in "decode 1024" "prefill 128"; do
+            read -r PHASE SEQ <<< "$PH"
+            section "lowering: run_workload.py llama-3.2-1b:$PHASE batch 1 seq $SEQ (transformers $TF) against the lowering"
+            profile "runner-$PHASE" 120 --skip-steps 2 -- python3 "$RUNNER" --model llama-3.2-1b --phase "$PHASE" \
+                --batch 1 --seq "$SEQ" --steps 3 --warmup 2 --dtype bf16
+            timeout 60 "$BS" lowering --workload "llama-3.2-1b:$PHASE" --batch 1 --seq "$SEQ" --stack "$TF" \
+                --platform "$SIMP" --against "$W/runner-$PHASE" > "$W/lowering-$PHASE.txt" 2>&1
+            cat "$W/lowering-$PHASE.txt"
+            info "lowering: llama-3.2-1b:$PHASE per-operator kernels (transformers $TF, $SIMP)" \
+                "$(tail -1 "$W/lowering-$PHASE.txt")"
+        done
+    else
+        skip "lowering: reference runner vs lowering" "transformers not importable"
+    fi
 else
     skip "PyTorch checks" "torch with CUDA not importable"
 fi

@@ -23,6 +23,9 @@ pub enum Command {
     /// Fit a simulated platform's host and launch parameters to recorded traces and write it as a
     /// platform file (docs/simulator.md, calibration).
     Calibrate(crate::calibrate_cmd::CalibrateArgs),
+    /// The kernels one step of a reference workload launches per framework operator, as lowered
+    /// for a transformers release, beside a recorded trace's (docs/workloads.md).
+    Lowering(crate::lowering_cmd::LoweringArgs),
     /// Run a program (`-- CMD ...`) with CUPTI injected and perf/NVML sampling, write a run
     /// directory as records arrive, then analyze it (docs/profile.md).
     Profile(crate::profile::ProfileArgs),

@@ -12,6 +12,7 @@ mod analyze_cmd;
 mod calibrate_cmd;
 mod cli;
 mod export_cmd;
+mod lowering_cmd;
 mod profile;
 mod sweep_cmd;
 mod top;
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
         cli::Command::Export(a) => export_cmd::run(&a),
         cli::Command::Sweep(a) => sweep_cmd::run(&a),
         cli::Command::Calibrate(a) => calibrate_cmd::run(&a),
+        cli::Command::Lowering(a) => lowering_cmd::run(&a),
         cli::Command::Profile(a) => profile::run(&a),
         cli::Command::Top(a) => top::run(&a),
         cli::Command::Gate(a) => return profile::gate(&a),

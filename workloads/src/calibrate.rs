@@ -357,6 +357,28 @@ fn top_level_ops(t: &Trace) -> BTreeMap<u32, Vec<TopOp>> {
 /// ([`crate::Program::launches_per_operator`]). Calls outside any operator
 /// are counted under `""`.
 pub fn launches_per_operator(t: &Trace, kind: ApiKind) -> BTreeMap<String, u64> {
+    calls_per_operator(t, kind, |_| true)
+}
+
+/// [`launches_per_operator`] per step: over the trace's steps (NVTX
+/// `boundscope:step` or `ProfilerStep#N`; the whole trace when it has none),
+/// divided by their number, which is returned beside it.
+pub fn launches_per_operator_per_step(t: &Trace, kind: ApiKind) -> (BTreeMap<String, f64>, usize) {
+    let mut steps: Vec<(i64, i64)> = t.steps.iter().map(|s| (s.start_ns, s.end_ns)).collect();
+    steps.sort_unstable();
+    let in_step = |at: i64| {
+        steps.is_empty() || {
+            let k = steps.partition_point(|s| s.0 <= at);
+            k > 0 && at < steps[k - 1].1
+        }
+    };
+    let counts = calls_per_operator(t, kind, in_step);
+    let n = steps.len().max(1);
+    (counts.into_iter().map(|(op, c)| (op, c as f64 / n as f64)).collect(), n)
+}
+
+/// Calls of `kind` starting where `keep` says, by top-level operator name.
+fn calls_per_operator(t: &Trace, kind: ApiKind, keep: impl Fn(i64) -> bool) -> BTreeMap<String, u64> {
     let calls = calls_by_thread(t);
     let tops = top_level_ops(t);
     let mut out: BTreeMap<String, u64> = BTreeMap::new();
@@ -374,6 +396,9 @@ pub fn launches_per_operator(t: &Trace, kind: ApiKind) -> BTreeMap<String, u64> 
                 continue;
             }
             outer_end = t.api.end_ns[c];
+            if !keep(at) {
+                continue;
+            }
             // The last operator starting at or before the call, if it covers it.
             let i = top.partition_point(|o| o.start <= at);
             let name = match i.checked_sub(1).map(|i| top[i]) {

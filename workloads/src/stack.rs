@@ -99,18 +99,33 @@ impl Stack {
         matches!(self, Stack::Transformers454 | Stack::Transformers456)
     }
 
-    /// Parses a stack name (`transformers-4.45`, or the bare version `4.45`);
-    /// errors list the valid names.
+    /// Parses a stack name (`transformers-4.45`), or a `transformers`
+    /// release (`4.50`, `4.57.1`, `transformers-5.2.0`) as the stack that
+    /// covers it; errors list the valid names.
     pub fn parse(s: &str) -> Result<Stack, WorkloadError> {
         let s = s.trim();
         let bare = s.strip_prefix("transformers-").unwrap_or(s);
-        Stack::ALL
-            .into_iter()
-            .find(|k| k.id().strip_prefix("transformers-") == Some(bare) || k.id().eq_ignore_ascii_case(s))
-            .ok_or_else(|| WorkloadError::UnknownStack {
-                given: s.to_string(),
-                valid: Stack::ALL.iter().map(|k| k.id()).collect(),
-            })
+        Stack::for_release(bare).ok_or_else(|| WorkloadError::UnknownStack {
+            given: s.to_string(),
+            valid: Stack::ALL.iter().map(|k| k.id()).collect(),
+        })
+    }
+
+    /// The stack that covers a `transformers` release (`4.49.0` ->
+    /// `transformers-4.49`, `5.0.0` -> `transformers-4.56`); None for a
+    /// release older than 4.45 or text that is no release.
+    pub fn for_release(version: &str) -> Option<Stack> {
+        let mut parts = version.trim().split(['.', '+']);
+        let major: u32 = parts.next()?.parse().ok()?;
+        let minor: u32 = parts.next()?.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()?;
+        match (major, minor) {
+            (4, 45..=47) => Some(Stack::Transformers445),
+            (4, 48..=53) => Some(Stack::Transformers449),
+            (4, 54..=55) => Some(Stack::Transformers454),
+            (4, 56..) => Some(Stack::Transformers456),
+            (5.., _) => Some(Stack::Transformers456),
+            _ => None,
+        }
     }
 }
 
@@ -167,9 +182,37 @@ mod tests {
         }
         assert_eq!(Stack::parse("4.45"), Ok(Stack::Transformers445));
         assert_eq!(Stack::parse(" transformers-4.54 "), Ok(Stack::Transformers454));
-        let err = Stack::parse("4.50").unwrap_err().to_string();
-        assert!(err.contains("transformers-4.45") && err.contains("transformers-4.56"), "{err}");
+        // A release picks the stack that covers it.
+        assert_eq!(Stack::parse("4.50"), Ok(Stack::Transformers449));
+        assert_eq!(Stack::parse("transformers-5.2.0"), Ok(Stack::Transformers456));
+        for bad in ["4.44", "3.0", "latest", "4", ""] {
+            let err = Stack::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("transformers-4.45") && err.contains("transformers-4.56"), "{err}");
+        }
         assert_eq!(Stack::default(), Stack::Transformers456);
+    }
+
+    #[test]
+    fn releases_map_to_the_stack_that_covers_them() {
+        use Stack::*;
+        let cases = [
+            ("4.45.2", Some(Transformers445)),
+            ("4.47.1", Some(Transformers445)),
+            ("4.48.0", Some(Transformers449)),
+            ("4.49.0", Some(Transformers449)),
+            ("4.53.3", Some(Transformers449)),
+            ("4.54.0", Some(Transformers454)),
+            ("4.55.4", Some(Transformers454)),
+            ("4.56.0", Some(Transformers456)),
+            ("4.57.1", Some(Transformers456)),
+            ("5.0.0", Some(Transformers456)),
+            ("4.50.0.dev0", Some(Transformers449)),
+            ("4.44.2", None),
+            ("x.y", None),
+        ];
+        for (v, want) in cases {
+            assert_eq!(Stack::for_release(v), want, "{v}");
+        }
     }
 
     #[test]

@@ -109,7 +109,8 @@ pub struct SweepArgs {
     pub dtype: String,
     /// The Hugging Face transformers release whose eager code paths the simulated lowering
     /// follows: transformers-4.45, transformers-4.49, transformers-4.54 or transformers-4.56
-    /// (4.56 and newer) [default: transformers-4.56]. docs/workloads.md lists what changes.
+    /// (4.56 and newer), or a release number (4.50.2: the stack covering it) [default:
+    /// transformers-4.56]. docs/workloads.md lists what changes.
     #[arg(long, value_name = "STACK")]
     pub stack: Option<String>,
     /// Seed of the simulator's jitter: the same seed gives the same numbers.

@@ -41,7 +41,7 @@ pub struct TopArgs {
     #[arg(long, value_name = "N", requires = "platform")]
     pub seq: Option<u64>,
     /// transformers release the simulated lowering follows: transformers-4.45, -4.49, -4.54 or
-    /// -4.56 [default: transformers-4.56] (docs/workloads.md).
+    /// -4.56, or a release number [default: transformers-4.56] (docs/workloads.md).
     #[arg(long, value_name = "STACK", requires = "platform")]
     pub stack: Option<String>,
     /// Steps of a simulated run (1..=1000000; default: until you quit, 100 with --headless).

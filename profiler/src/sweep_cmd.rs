@@ -1057,7 +1057,7 @@ mod tests {
         a.platform_files = vec![out.join("missing.toml")];
         assert!(err(&a).contains("missing.toml"));
         let mut a = args(&out);
-        a.stack = Some("transformers-4.50".into());
+        a.stack = Some("transformers-4.40".into());
         let e = err(&a);
         assert!(e.contains("transformers-4.45") && e.contains("transformers-4.56"), "{e}");
         // A real run uses the installed releases: --stack is refused beside one.

@@ -144,3 +144,40 @@ fn analyze_writes_parquet_tables() {
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_optimizer_update_is_marked_on_the_advice_track_every_step() {
+    let dir = temp_dir("export", "optimizer");
+    let sweep = boundscope(&[
+        "sweep",
+        "--workload",
+        "gpt2:train",
+        "--batch",
+        "1",
+        "--seq",
+        "64",
+        "--platform",
+        "sim:gh200",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--out",
+        s(&dir),
+    ]);
+    assert!(sweep.status.success(), "{}", text(&sweep.stderr));
+    let chrome = dir.join("chrome.json");
+    let o = boundscope(&["export", s(&dir.join("traces/gh200-b1.json.gz")), "--chrome", s(&chrome)]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&chrome).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    let events = doc["traceEvents"].as_array().cloned().unwrap_or_default();
+    let marks: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["name"].as_str().is_some_and(|n| n.starts_with("optimizer: "))).collect();
+    assert_eq!(marks.len(), 2, "one per measured step");
+    for m in marks {
+        assert!(m["args"]["remedy"].as_str().is_some_and(|r| r.contains("fused=True")), "{m}");
+        assert!(m["args"]["saving_per_step_ns"].as_f64().is_some_and(|v| v > 0.0), "{m}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

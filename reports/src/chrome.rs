@@ -3,8 +3,8 @@
 //! from each launch call to its GPU activity, the per-launch quantities in the
 //! `args` of every matched event, counter tracks (queue depth per stream, GPU
 //! busy fraction, the trace's own counters), the window verdicts as a track
-//! of their own, and each fusion suggestion's occurrences on an advice track
-//! below its stream. The layout is documented in `docs/chrome-trace.md`.
+//! of their own, and each fusion suggestion's occurrences (and a foreach
+//! optimizer update's span in each step) on an advice track below its stream. The layout is documented in `docs/chrome-trace.md`.
 //!
 //! Written by streaming: events are formatted straight from the columnar
 //! tables into a buffer (names escaped once per interned string), never through
@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::path::Path;
 
-use boundscope_analysis::advice::FusionCandidate;
+use boundscope_analysis::advice::{Advice, FusionCandidate};
 use boundscope_analysis::queue::{StreamDepth, stream_depths};
 use boundscope_analysis::{Analysis, LaunchTable, WindowMetrics};
 use boundscope_trace::kineto::DERIVED_CATEGORIES;
@@ -71,7 +71,18 @@ pub fn write_chrome_trace(trace: &Trace, analysis: &Analysis, path: &Path) -> Re
 
 /// Streams the Chrome trace JSON of `trace` into `out`.
 pub fn write_chrome_json<W: Write>(trace: &Trace, analysis: &Analysis, out: W) -> io::Result<ChromeStats> {
-    let advice = fusion_occurrences(trace, &analysis.launches, &analysis.report.advice.fusion);
+    let adv = &analysis.report.advice;
+    let mut advice = fusion_occurrences(trace, &analysis.launches, &adv.fusion);
+    if let Some(u) = &adv.optimizer {
+        // The optimizer update's span in each step, after the fusion suggestions.
+        let slices = advice.entry((u.device, u.stream)).or_default();
+        slices.extend(u.spans_ns.iter().map(|&[start_ns, end_ns]| AdviceSlice {
+            start_ns,
+            end_ns,
+            candidate: adv.fusion.len(),
+            idle_ns: 0,
+        }));
+    }
     let layout = Layout::build(trace, advice);
     let mut w = EventWriter::new(out, trace);
     let busy_bucket_ns = busy_bucket_ns(layout.trace_end);
@@ -83,7 +94,7 @@ pub fn write_chrome_json<W: Write>(trace: &Trace, analysis: &Analysis, out: W) -
     for g in &layout.groups {
         write_group(&mut w, trace, &analysis.launches, &links, g, &mut stats)?;
     }
-    write_advice(&mut w, &layout, &analysis.report.advice.fusion, &mut stats)?;
+    write_advice(&mut w, &layout, &analysis.report.advice, &mut stats)?;
     let depths = stream_depths(trace, &analysis.launches);
     write_queue_depth(&mut w, &layout, &depths)?;
     write_busy(&mut w, trace, &layout, busy_bucket_ns)?;
@@ -625,19 +636,36 @@ fn advice_name(rank: usize, c: &FusionCandidate) -> String {
     format!("fuse #{rank}: {}", chain.join(" -> "))
 }
 
-/// Each fusion suggestion's occurrences as slices on its stream's advice track.
+/// Each fusion suggestion's occurrences, and the optimizer update's span in
+/// each step, as slices on its stream's advice track.
 fn write_advice<W: Write>(
     w: &mut EventWriter<W>,
     layout: &Layout,
-    fusion: &[FusionCandidate],
+    advice: &Advice,
     stats: &mut ChromeStats,
 ) -> io::Result<()> {
+    let fusion = &advice.fusion;
     let names: Vec<String> = fusion.iter().enumerate().map(|(i, c)| advice_name(i + 1, c)).collect();
     for g in &layout.advice {
         for &x in &g.refs {
             let o = g.slices[x.row()];
             let (pid, tid) = g.lanes[x.lane()];
-            let c = &fusion[o.candidate];
+            let Some(c) = fusion.get(o.candidate) else {
+                if let Some(u) = &advice.optimizer {
+                    let name = format!("optimizer: {} update, fused=True", u.optimizer);
+                    w.begin("X", Some(CAT_DERIVED), Name::Text(&name), pid, Some(tid), o.start_ns);
+                    w.dur(o.end_ns - o.start_ns);
+                    w.args();
+                    w.arg_u64("ops_per_step", u.ops_per_step);
+                    w.arg_u64("launches_per_step", u.launches_per_step);
+                    w.arg_f64("saving_per_step_ns", Some(u.saving_per_step_ns));
+                    w.arg_str("remedy", &u.remedy);
+                    w.end_args();
+                    w.end()?;
+                    stats.advice_slices += 1;
+                }
+                continue;
+            };
             w.begin("X", Some(CAT_DERIVED), Name::Text(&names[o.candidate]), pid, Some(tid), o.start_ns);
             w.dur(o.end_ns - o.start_ns);
             w.args();

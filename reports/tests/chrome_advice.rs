@@ -52,7 +52,19 @@ fn fusion_occurrences_span_their_chains() {
         let fusion = &a.report.advice.fusion;
         let mut per_suggestion = vec![0u64; fusion.len()];
         let mut used: BTreeSet<(u64, u64, i64)> = BTreeSet::new();
+        let mut optimizer_slices = 0;
         for e in events.iter().filter(|e| e["ph"] == "X" && e["cat"] == "boundscope_derived") {
+            if e["name"].as_str().is_some_and(|n| n.starts_with("optimizer: ")) {
+                // The optimizer update's span in a step: on its stream's advice
+                // track, covering update kernels only of that stream.
+                let u = a.report.advice.optimizer.as_ref().unwrap_or_else(|| panic!("{name}: no optimizer advice"));
+                let tn = thread_name.get(&track(e)).copied().unwrap_or_default();
+                assert!(tn.starts_with(&format!("GPU {} stream {} advice", u.device, u.stream)), "{name}: {tn:?}");
+                let (s, end) = (ns(&e["ts"]), ns(&e["ts"]) + ns(&e["dur"]));
+                assert!(u.spans_ns.iter().any(|&[a0, a1]| (a0 - s).abs() <= 1 && (a1 - end).abs() <= 1), "{name}: {e}");
+                optimizer_slices += 1;
+                continue;
+            }
             let rank = e["args"]["suggestion"].as_u64().unwrap_or_else(|| panic!("{name}: {e}")) as usize;
             let c = &fusion[rank - 1];
             per_suggestion[rank - 1] += 1;
@@ -92,6 +104,8 @@ fn fusion_occurrences_span_their_chains() {
                 assert!(*n > 0, "{name}: a suggestion that saves time has no occurrence drawn");
             }
         }
+        let spans = a.report.advice.optimizer.as_ref().map_or(0, |u| u.spans_ns.len());
+        assert_eq!(optimizer_slices, spans, "{name}: one optimizer slice per step");
         drawn_total += per_suggestion.iter().sum::<u64>();
     }
     assert!(drawn_total > 0, "some shared trace has fusion suggestions");

@@ -45,6 +45,11 @@ pub struct OptimizerAdvice {
     pub saving_per_step_ns: f64,
     pub remedy: String,
     pub basis: String,
+    /// Where the update runs: the stream of its first kernel, and per step
+    /// the update kernels' span (first start, last end), for timelines.
+    pub device: u32,
+    pub stream: u32,
+    pub spans_ns: Vec<[i64; 2]>,
 }
 
 /// Per judged window, the update's figures.
@@ -63,6 +68,9 @@ struct Step {
     /// From the first update op's start to the last one's end: the ops and
     /// the Python between them.
     span: (i64, i64),
+    /// The update kernels' span, and the stream of the first.
+    kernels: Option<(i64, i64)>,
+    stream: (u32, u32),
 }
 
 /// The optimizer advice, when at least one judged window runs two or more
@@ -87,20 +95,23 @@ pub(super) fn optimizer_advice(
         let k = starts.partition_point(|w| w.0 <= t).checked_sub(1)?;
         (t < starts[k].1).then_some(starts[k].2)
     };
-    // Kernel time and first kernel start per update op.
-    let mut per_op: FxHashMap<u32, (i64, i64)> = FxHashMap::default();
+    // Kernel time, first kernel start (and its stream) and last kernel end per update op.
+    let mut per_op: FxHashMap<u32, (i64, i64, (u32, u32), i64)> = FxHashMap::default();
     for r in 0..l.len() {
         let Some(o) = issuers.op.get(r).copied().flatten() else { continue };
         if !foreach[o as usize] {
             continue;
         }
         let i = l.activity[r] as usize;
-        let e = per_op.entry(o).or_insert((0, i64::MAX));
+        let e = per_op.entry(o).or_insert((0, i64::MAX, (0, 0), i64::MIN));
         e.0 += a.dur_ns(i).max(0);
-        e.1 = e.1.min(a.start_ns[i]);
+        if a.start_ns[i] < e.1 {
+            (e.1, e.2) = (a.start_ns[i], (a.device[i], a.stream[i]));
+        }
+        e.3 = e.3.max(a.end_ns[i]);
     }
     let mut steps: Vec<Step> = vec![Step::default(); windows.len()];
-    for (&o, &(kernel_ns, first)) in &per_op {
+    for (&o, &(kernel_ns, first, stream, last)) in &per_op {
         let Some(w) = window_of(h.start_ns[o as usize]) else { continue };
         let s = &mut steps[w];
         let launches = u64::from(issuers.launches.get(&o).copied().unwrap_or(0));
@@ -122,7 +133,9 @@ pub(super) fn optimizer_advice(
         if s.first_kernel.is_none_or(|f| first < f) {
             s.first_kernel = Some(first);
             s.thread_first = Some((h.thread[o as usize], h.start_ns[o as usize]));
+            s.stream = stream;
         }
+        s.kernels = Some(s.kernels.map_or((first, last), |(f, e)| (f.min(first), e.max(last))));
     }
     // Launch-bound idle per device row, for the room after the update's first kernel.
     let blocking: Vec<(i64, i64)> = {
@@ -191,7 +204,12 @@ pub(super) fn optimizer_advice(
     let gpu = median(figures.iter().map(|f| f.3).collect());
     let save = median(figures.iter().map(saving).collect());
     let us = |ns: f64| format!("{:.1} us", ns / 1e3);
+    let (device, stream) = figures[0].0.stream;
+    let spans_ns: Vec<[i64; 2]> = figures.iter().filter_map(|f| f.0.kernels).map(|(s, e)| [s, e]).collect();
     Some(OptimizerAdvice {
+        device,
+        stream,
+        spans_ns,
         optimizer: opt.clone(),
         steps: figures.len() as u64,
         ops_per_step: ops,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 mod common;
 
-use common::{boundscope, s, temp_dir, text, trace};
+use common::{boundscope, s, sim_sweep, temp_dir, text, trace};
 
 /// Every entry of `dir`, recursively, relative to it.
 fn listing(dir: &Path) -> Vec<String> {
@@ -148,24 +148,7 @@ fn analyze_writes_parquet_tables() {
 #[test]
 fn the_optimizer_update_is_marked_on_the_advice_track_every_step() {
     let dir = temp_dir("export", "optimizer");
-    let sweep = boundscope(&[
-        "sweep",
-        "--workload",
-        "gpt2:train",
-        "--batch",
-        "1",
-        "--seq",
-        "64",
-        "--platform",
-        "sim:gh200",
-        "--steps",
-        "2",
-        "--warmup",
-        "1",
-        "--out",
-        s(&dir),
-    ]);
-    assert!(sweep.status.success(), "{}", text(&sweep.stderr));
+    sim_sweep(&dir, "gpt2:train", "1", "sim:gh200", "2", &["--seq", "64"]);
     let chrome = dir.join("chrome.json");
     let o = boundscope(&["export", s(&dir.join("traces/gh200-b1.json.gz")), "--chrome", s(&chrome)]);
     assert!(o.status.success(), "{}", text(&o.stderr));

@@ -4,27 +4,12 @@
 
 mod common;
 
-use common::{boundscope, s, temp_dir, text};
+use common::{boundscope, s, sim_sweep, temp_dir, text};
 
 #[test]
 fn a_simulated_trace_launches_what_the_lowering_says_operator_by_operator() {
     let out = temp_dir("lowering-cli", "sim");
-    let sweep = boundscope(&[
-        "sweep",
-        "--workload",
-        "gpt2:prefill",
-        "--batch",
-        "2",
-        "--platform",
-        "sim:h100-pcie",
-        "--steps",
-        "3",
-        "--warmup",
-        "1",
-        "--out",
-        s(&out),
-    ]);
-    assert!(sweep.status.success(), "{}", text(&sweep.stderr));
+    sim_sweep(&out, "gpt2:prefill", "2", "sim:h100-pcie", "3", &[]);
     let trace = out.join("traces/h100-pcie-b2.json.gz");
     let o = boundscope(&["lowering", "--workload", "gpt2:prefill", "--batch", "2", "--against", s(&trace)]);
     let stdout = text(&o.stdout);

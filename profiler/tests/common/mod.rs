@@ -16,6 +16,31 @@ pub fn boundscope(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_boundscope")).args(args).output().expect("run boundscope")
 }
 
+/// `boundscope sweep` of `workload` on one simulated `platform` into `out`
+/// (1 warm-up step, then `steps`), extra arguments after; asserts it succeeded.
+#[allow(dead_code)]
+pub fn sim_sweep(out: &Path, workload: &str, batch: &str, platform: &str, steps: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "sweep",
+        "--workload",
+        workload,
+        "--batch",
+        batch,
+        "--platform",
+        platform,
+        "--steps",
+        steps,
+        "--warmup",
+        "1",
+        "--out",
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    let o = boundscope(&args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    o
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }

@@ -178,10 +178,79 @@ pub fn advise(trace: &Trace, l: &LaunchTable, windows: &[WindowMetrics], spec: &
         );
     }
     let issuers = Issuers::new(trace, l);
-    let fusion = fusion_candidates(trace, l, windows, &issuers, spec, &mut notes);
+    let room = HostRoom::new(trace, l);
+    let fusion = fusion_candidates(trace, l, windows, &issuers, &room, spec, &mut notes);
     let cuda_graphs = graph_advice(trace, l, windows, &issuers, spec, &mut notes);
-    let optimizer = optimizer::optimizer_advice(trace, l, windows, &issuers);
+    let optimizer = optimizer::optimizer_advice(trace, l, windows, &issuers, &room);
     Advice { fusion, cuda_graphs, optimizer, notes }
+}
+
+/// The room the host path has (docs/metrics.md section 5): the launch-bound
+/// GPU idle time on each device (the gap before an activity when it began
+/// before the host started the launch call, else its exposed launch
+/// latency), by activity start with prefix sums, and the blocking calls
+/// (where the host waits for the GPU, and the room ends). Built once for the
+/// fusion and optimizer estimates.
+struct HostRoom {
+    idle: FxHashMap<u32, (Vec<i64>, Vec<i64>)>,
+    /// Blocking calls as (start, end), by start.
+    syncs: Vec<(i64, i64)>,
+}
+
+impl HostRoom {
+    fn new(trace: &Trace, l: &LaunchTable) -> HostRoom {
+        let (a, api) = (&trace.activities, &trace.api);
+        let mut by_dev: FxHashMap<u32, Vec<(i64, i64)>> = FxHashMap::default();
+        for r in 0..l.len() {
+            if l.graph_internal[r] {
+                continue;
+            }
+            let i = l.activity[r] as usize;
+            let idle = if l.host_wait[r] { l.gap_before_ns[r] } else { l.exposed_launch_ns[r] };
+            by_dev.entry(a.device[i]).or_default().push((a.start_ns[i], idle.max(0)));
+        }
+        let idle = by_dev
+            .into_iter()
+            .map(|(d, mut v)| {
+                v.sort_unstable();
+                let starts = v.iter().map(|x| x.0).collect();
+                let mut sum = Vec::with_capacity(v.len() + 1);
+                sum.push(0i64);
+                for x in &v {
+                    sum.push(sum[sum.len() - 1] + x.1);
+                }
+                (d, (starts, sum))
+            })
+            .collect();
+        let mut syncs: Vec<(i64, i64)> =
+            (0..api.len()).filter(|&i| api.kind[i].is_blocking()).map(|i| (api.start_ns[i], api.end_ns[i])).collect();
+        syncs.sort_unstable();
+        HostRoom { idle, syncs }
+    }
+
+    /// Whether a blocking call starts after `t0` and before `t1`.
+    fn sync_between(&self, t0: i64, t1: i64) -> bool {
+        let i = self.syncs.partition_point(|s| s.0 <= t0);
+        i < self.syncs.len() && self.syncs[i].0 < t1
+    }
+
+    /// (room, slack, end) on `device`: the launch-bound idle from `from` to
+    /// `end`, where the host next blocks on the GPU after `after` (its last
+    /// launch), or `to` when that comes first; and how long the host waits in
+    /// that blocking call (0 when `to` comes first).
+    fn room(&self, device: u32, from: i64, after: i64, to: i64) -> (i64, i64, i64) {
+        let k = self.syncs.partition_point(|s| s.0 <= after);
+        let (end, slack) = match self.syncs.get(k) {
+            Some(&(s, e)) if e <= to => (e, e - s),
+            _ => (to, 0),
+        };
+        let idle = self.idle.get(&device).map_or(0, |(starts, sum)| {
+            let i = starts.partition_point(|&t| t < from);
+            let j = starts.partition_point(|&t| t < end);
+            if j > i { sum[j] - sum[i] } else { 0 }
+        });
+        (idle, slack, end)
+    }
 }
 
 /// Which framework op issues each launch: the outermost `Operator` host op
@@ -354,6 +423,7 @@ fn fusion_candidates(
     l: &LaunchTable,
     windows: &[WindowMetrics],
     issuers: &Issuers,
+    host_room: &HostRoom,
     spec: &AdviceSpec,
     notes: &mut Vec<String>,
 ) -> Vec<FusionCandidate> {
@@ -370,15 +440,6 @@ fn fusion_candidates(
     };
     rows.sort_by_key(|&r| (stream_of(r), api.start_ns[l.api[r as usize] as usize]));
     // Blocking calls end a chain: work after a sync cannot be fused with work before it.
-    let mut blocking: Vec<(i64, i64)> =
-        (0..api.len()).filter(|&i| api.kind[i].is_blocking()).map(|i| (api.start_ns[i], api.end_ns[i])).collect();
-    blocking.sort_unstable();
-    let syncs: Vec<i64> = blocking.iter().map(|b| b.0).collect();
-    let sync_ends: Vec<i64> = blocking.iter().map(|b| b.1).collect();
-    let sync_between = |t0: i64, t1: i64| {
-        let i = syncs.partition_point(|&s| s <= t0);
-        i < syncs.len() && syncs[i] < t1
-    };
     let n = rows.len();
     // Exclusive end of the segment (one stream, one launching thread, no sync
     // inside) of each position. A change of launching thread ends a chain
@@ -392,7 +453,7 @@ fn fusion_candidates(
             let (pc, cc) = (l.api[p as usize] as usize, l.api[c as usize] as usize);
             stream_of(p) != stream_of(c)
                 || api.thread[pc] != api.thread[cc]
-                || sync_between(api.start_ns[pc], api.start_ns[cc])
+                || host_room.sync_between(api.start_ns[pc], api.start_ns[cc])
         };
         if boundary {
             seg_end[start..j].iter_mut().for_each(|e| *e = j as u32);
@@ -502,39 +563,6 @@ fn fusion_candidates(
             .sum::<i64>()
             .max(0)
     };
-    // Launch-bound idle time per device (the gap before an activity when it
-    // began before the host started its launch call, else its exposed launch
-    // latency), by activity start, with prefix sums: the room the host path
-    // has from a point on.
-    let mut lb: FxHashMap<u32, (Vec<i64>, Vec<i64>)> = FxHashMap::default();
-    {
-        let mut by_dev: FxHashMap<u32, Vec<(i64, i64)>> = FxHashMap::default();
-        for r in 0..l.len() {
-            if l.graph_internal[r] {
-                continue;
-            }
-            let i = l.activity[r] as usize;
-            let idle = if l.host_wait[r] { l.gap_before_ns[r] } else { l.exposed_launch_ns[r] };
-            by_dev.entry(a.device[i]).or_default().push((a.start_ns[i], idle.max(0)));
-        }
-        for (d, mut v) in by_dev {
-            v.sort_unstable();
-            let starts = v.iter().map(|x| x.0).collect();
-            let mut sum = Vec::with_capacity(v.len() + 1);
-            sum.push(0i64);
-            for x in &v {
-                sum.push(sum[sum.len() - 1] + x.1);
-            }
-            lb.insert(d, (starts, sum));
-        }
-    }
-    let room_after = |device: u32, from: i64, to: i64| -> i64 {
-        lb.get(&device).map_or(0, |(starts, sum)| {
-            let i = starts.partition_point(|&t| t < from);
-            let j = starts.partition_point(|&t| t < to);
-            if j > i { sum[j] - sum[i] } else { 0 }
-        })
-    };
     // The shortest kernel on each device: what any kernel costs at least
     // (launch into an idle SM array and retire), which each kernel fused away
     // saves even when the fused kernel moves every member's bytes.
@@ -573,15 +601,9 @@ fn fusion_candidates(
         // the GPU: work launched after a sync is not moved by host time
         // removed before it.
         let last_call = api.start_ns[call(rs[len - 1])];
-        let k = syncs.partition_point(|&s| s <= last_call);
-        let resumes = if k < syncs.len() { sync_ends[k] } else { i64::MAX };
-        let slack_ns = match window {
-            Some(w) if resumes <= windows[w as usize].end_ns => sync_ends[k] - syncs[k],
-            _ => 0,
-        };
         let from_ns = a.start_ns[act(rs[1])];
-        let room_end_ns = window.map_or(i64::MIN, |w| windows[w as usize].end_ns.min(resumes));
-        let room_ns = window.map_or(0, |_| room_after(device, from_ns, room_end_ns));
+        let (room_ns, slack_ns, room_end_ns) =
+            window.map_or((0, 0, i64::MIN), |w| host_room.room(device, from_ns, last_call, windows[w as usize].end_ns));
         // Host time removed: for kernel k >= 2, its own op's dispatch and the
         // host time since the previous kernel's op (Python, views) when the
         // op issues nothing else; only its launch call when its op also
@@ -1228,7 +1250,8 @@ mod tests {
         run_with(t, &AdviceSpec::default())
     }
 
-    fn run_with(t: &Trace, spec: &AdviceSpec) -> (Vec<WindowMetrics>, Advice) {
+    /// Also the optimizer advice's tests' judge (`advice/optimizer.rs`).
+    pub(crate) fn run_with(t: &Trace, spec: &AdviceSpec) -> (Vec<WindowMetrics>, Advice) {
         let (l, _) = build_launch_table(t, &mut Diagnostics::default());
         let depths = stream_depths(t, &l);
         let ctx = WindowContext { trace: t, launches: &l, depths: &depths, spec: WindowSpec::default() };

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use boundscope_trace::Trace;
 
-use super::{Issuers, optimizer_around, saving_parts};
+use super::{HostRoom, Issuers, optimizer_around, saving_parts};
 use crate::launches::LaunchTable;
 use crate::window::WindowMetrics;
 
@@ -52,6 +52,17 @@ pub struct OptimizerAdvice {
     pub spans_ns: Vec<[i64; 2]>,
 }
 
+/// An update op's kernels: their time, the first one's start and stream, the
+/// last one's end, and the last launch call's start.
+#[derive(Debug, Clone, Copy)]
+struct OpKernels {
+    time_ns: i64,
+    first_ns: i64,
+    stream: (u32, u32),
+    last_end_ns: i64,
+    last_call_ns: i64,
+}
+
 /// Per judged window, the update's figures.
 #[derive(Debug, Default, Clone, Copy)]
 struct Step {
@@ -71,6 +82,8 @@ struct Step {
     /// The update kernels' span, and the stream of the first.
     kernels: Option<(i64, i64)>,
     stream: (u32, u32),
+    /// The last update launch call's start: the room ends at the first sync after it.
+    last_call: i64,
 }
 
 /// The optimizer advice, when at least one judged window runs two or more
@@ -80,9 +93,9 @@ pub(super) fn optimizer_advice(
     l: &LaunchTable,
     windows: &[WindowMetrics],
     issuers: &Issuers,
+    host_room: &HostRoom,
 ) -> Option<OptimizerAdvice> {
     let a = &trace.activities;
-    let api = &trace.api;
     let h = &trace.host_ops;
     let foreach: Vec<bool> = h.name.iter().map(|&n| trace.str(n).contains("_foreach_")).collect();
     if !foreach.iter().any(|&f| f) {
@@ -95,23 +108,30 @@ pub(super) fn optimizer_advice(
         let k = starts.partition_point(|w| w.0 <= t).checked_sub(1)?;
         (t < starts[k].1).then_some(starts[k].2)
     };
-    // Kernel time, first kernel start (and its stream) and last kernel end per update op.
-    let mut per_op: FxHashMap<u32, (i64, i64, (u32, u32), i64)> = FxHashMap::default();
+    let mut per_op: FxHashMap<u32, OpKernels> = FxHashMap::default();
     for r in 0..l.len() {
         let Some(o) = issuers.op.get(r).copied().flatten() else { continue };
         if !foreach[o as usize] {
             continue;
         }
         let i = l.activity[r] as usize;
-        let e = per_op.entry(o).or_insert((0, i64::MAX, (0, 0), i64::MIN));
-        e.0 += a.dur_ns(i).max(0);
-        if a.start_ns[i] < e.1 {
-            (e.1, e.2) = (a.start_ns[i], (a.device[i], a.stream[i]));
+        let e = per_op.entry(o).or_insert(OpKernels {
+            time_ns: 0,
+            first_ns: i64::MAX,
+            stream: (0, 0),
+            last_end_ns: i64::MIN,
+            last_call_ns: i64::MIN,
+        });
+        e.time_ns += a.dur_ns(i).max(0);
+        if a.start_ns[i] < e.first_ns {
+            (e.first_ns, e.stream) = (a.start_ns[i], (a.device[i], a.stream[i]));
         }
-        e.3 = e.3.max(a.end_ns[i]);
+        e.last_end_ns = e.last_end_ns.max(a.end_ns[i]);
+        e.last_call_ns = e.last_call_ns.max(trace.api.start_ns[l.api[r] as usize]);
     }
     let mut steps: Vec<Step> = vec![Step::default(); windows.len()];
-    for (&o, &(kernel_ns, first, stream, last)) in &per_op {
+    for (&o, k) in &per_op {
+        let (kernel_ns, first, last) = (k.time_ns, k.first_ns, k.last_end_ns);
         let Some(w) = window_of(h.start_ns[o as usize]) else { continue };
         let s = &mut steps[w];
         let launches = u64::from(issuers.launches.get(&o).copied().unwrap_or(0));
@@ -133,42 +153,11 @@ pub(super) fn optimizer_advice(
         if s.first_kernel.is_none_or(|f| first < f) {
             s.first_kernel = Some(first);
             s.thread_first = Some((h.thread[o as usize], h.start_ns[o as usize]));
-            s.stream = stream;
+            s.stream = k.stream;
         }
         s.kernels = Some(s.kernels.map_or((first, last), |(f, e)| (f.min(first), e.max(last))));
+        s.last_call = s.last_call.max(k.last_call_ns);
     }
-    // Launch-bound idle per device row, for the room after the update's first kernel.
-    let blocking: Vec<(i64, i64)> = {
-        let mut v: Vec<(i64, i64)> =
-            (0..api.len()).filter(|&i| api.kind[i].is_blocking()).map(|i| (api.end_ns[i], api.start_ns[i])).collect();
-        v.sort_unstable();
-        v
-    };
-    let mut lb: Vec<(i64, i64)> = (0..l.len())
-        .filter(|&r| !l.graph_internal[r])
-        .map(|r| {
-            let idle = if l.host_wait[r] { l.gap_before_ns[r] } else { l.exposed_launch_ns[r] };
-            (a.start_ns[l.activity[r] as usize], idle.max(0))
-        })
-        .collect();
-    lb.sort_unstable();
-    let mut sum = Vec::with_capacity(lb.len() + 1);
-    sum.push(0i64);
-    for x in &lb {
-        sum.push(sum[sum.len() - 1] + x.1);
-    }
-    // (room, slack): launch-bound idle from `from` to the next sync or
-    // `to`, and how long the host waits in that sync.
-    let room = |from: i64, to: i64| -> (i64, i64) {
-        let k = blocking.partition_point(|b| b.0 <= from);
-        let (end, slack) = match blocking.get(k) {
-            Some(&(e, s)) if e <= to => (e, e - s),
-            _ => (to, 0),
-        };
-        let i = lb.partition_point(|x| x.0 < from);
-        let j = lb.partition_point(|x| x.0 < end);
-        (if j > i { sum[j] - sum[i] } else { 0 }, slack)
-    };
     let mut figures: Vec<(Step, i64, (i64, i64), i64)> = Vec::new();
     let mut name = None;
     for (w, s) in steps.iter().enumerate() {
@@ -178,7 +167,9 @@ pub(super) fn optimizer_advice(
         // The update ops and the Python between them go; one op stays.
         let host = (s.span.1 - s.span.0 - s.kept_ns).max(s.host_ns - s.kept_ns).max(0);
         let gpu = if s.addcdiv_ns > 0 { (s.kernel_ns - s.addcdiv_ns * 7 / 4).max(0) } else { 0 };
-        let r = room(s.first_kernel.unwrap_or(windows[w].start_ns), windows[w].end_ns);
+        let from = s.first_kernel.unwrap_or(windows[w].start_ns);
+        let (room, slack, _) = host_room.room(s.stream.0, from, s.last_call, windows[w].end_ns);
+        let r = (room, slack);
         if name.is_none() {
             name = s.thread_first.and_then(|(th, t)| optimizer_around(trace, th, t));
         }
@@ -243,12 +234,9 @@ pub(super) fn optimizer_advice(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::advice::{Advice, AdviceSpec, advise};
-    use crate::launches::build_launch_table;
-    use crate::queue::stream_depths;
-    use crate::window::{WindowContext, WindowSpec};
-    use boundscope_trace::{ActivityIn, ActivityKind, ApiCallIn, Diagnostics, HostOpIn, HostOpKind, TraceBuilder};
+    use crate::advice::tests::run_with;
+    use crate::advice::{Advice, AdviceSpec};
+    use boundscope_trace::{ActivityIn, ActivityKind, ApiCallIn, HostOpIn, HostOpKind, TraceBuilder};
 
     /// One ProfilerStep (0..1 ms) running `ops` (name, kernel count) as
     /// framework ops 20 us apart, each 10 us long with its launches inside;
@@ -305,13 +293,7 @@ mod tests {
             correlation: 0,
             external_id: 0,
         });
-        let t = b.finish();
-        let (l, _) = build_launch_table(&t, &mut Diagnostics::default());
-        let depths = stream_depths(&t, &l);
-        let ctx = WindowContext { trace: &t, launches: &l, depths: &depths, spec: WindowSpec::default() };
-        let windows: Vec<WindowMetrics> =
-            t.steps.iter().map(|s| ctx.metrics(String::new(), Some(s.number), s.start_ns, s.end_ns)).collect();
-        advise(&t, &l, &windows, &AdviceSpec::default())
+        run_with(&b.finish(), &AdviceSpec::default()).1
     }
 
     #[test]

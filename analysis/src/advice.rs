@@ -146,6 +146,13 @@ pub struct Advice {
     pub notes: Vec<String>,
 }
 
+impl Advice {
+    /// No suggestion and no note: nothing to show.
+    pub fn is_empty(&self) -> bool {
+        self.fusion.is_empty() && self.cuda_graphs.is_none() && self.optimizer.is_none() && self.notes.is_empty()
+    }
+}
+
 /// A stream, as (device, stream).
 type StreamKey = (u32, u32);
 

@@ -177,7 +177,7 @@ fn launches_section(o: &mut String, w: &WindowMetrics) {
 
 fn advice_section(o: &mut String, r: &TraceReport) {
     let adv = &r.advice;
-    if adv.fusion.is_empty() && adv.cuda_graphs.is_none() && adv.optimizer.is_none() && adv.notes.is_empty() {
+    if adv.is_empty() {
         return;
     }
     let _ = writeln!(o, "## Advice\n");

@@ -352,14 +352,12 @@ pub fn summary(r: &TraceReport, opts: &SummaryOptions) -> String {
 /// Fusion candidates and the CUDA-graph estimate, savings first.
 fn advice_section(o: &mut String, r: &TraceReport) {
     let adv = &r.advice;
-    if adv.fusion.is_empty() && adv.cuda_graphs.is_none() && adv.optimizer.is_none() && adv.notes.is_empty() {
+    if adv.is_empty() {
         return;
     }
     let _ = writeln!(o, "\nADVICE");
     if let Some(g) = &adv.cuda_graphs {
         let _ = writeln!(o, "  CUDA graphs: {}", cuda_graph_sentence(g));
-    }
-    if let Some(g) = &adv.cuda_graphs {
         let _ = writeln!(o, "    basis: {}", g.basis);
         for c in &g.caveats {
             let _ = writeln!(o, "    caveat: {c}");

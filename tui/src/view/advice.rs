@@ -25,7 +25,7 @@ pub(crate) fn render(app: &App, frame: &mut Frame, area: Rect, ctx: Ctx) {
             theme.dim(),
         )));
         lines.push(Line::from(
-            "fusion needs CPU-bound windows; CUDA graphs need two or more consecutive CPU-bound steps with the same kernels",
+            "fusion is judged in any final window; CUDA graphs need two or more consecutive CPU-bound steps with the same kernels",
         ));
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(block("Advice", theme)), area);
         return;

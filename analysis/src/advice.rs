@@ -1168,6 +1168,43 @@ mod tests {
 
     const STEP: i64 = 100_000;
 
+    /// A `ProfilerStep#n` range on pid 1, tid 1.
+    pub(crate) fn step_range(b: &mut TraceBuilder, n: i64, start_ns: i64, end_ns: i64) {
+        b.host_op(HostOpIn {
+            kind: HostOpKind::Annotation,
+            name: &format!("ProfilerStep#{n}"),
+            pid: 1,
+            tid: 1,
+            start_ns,
+            end_ns,
+            external_id: 0,
+        });
+    }
+
+    /// One `cudaLaunchKernel` on pid 1, thread `tid`, over `call`, with
+    /// `(correlation, external id)`, and its kernel `name` on device 0 stream 7 over `run`.
+    pub(crate) fn launch(
+        b: &mut TraceBuilder,
+        tid: i64,
+        call: (i64, i64),
+        ids: (u64, u64),
+        name: &str,
+        run: (i64, i64),
+    ) {
+        b.api_call(ApiCallIn {
+            name: "cudaLaunchKernel",
+            pid: 1,
+            tid,
+            start_ns: call.0,
+            end_ns: call.1,
+            correlation: ids.0,
+            external_id: ids.1,
+        });
+        let mut a = ActivityIn::new(ActivityKind::Kernel, name, 0, 7, run.0, run.1);
+        a.correlation = ids.0;
+        b.gpu_activity(a);
+    }
+
     /// Kernel names for the tests: a GEMM, an attention kernel, a LayerNorm,
     /// a gather (other), or else an elementwise kernel named after the letter.
     fn kname(s: &str) -> String {
@@ -1195,15 +1232,7 @@ mod tests {
         let mut corr = 1;
         for (n, seq) in seqs.iter().enumerate() {
             let base = n as i64 * STEP;
-            b.host_op(HostOpIn {
-                kind: HostOpKind::Annotation,
-                name: &format!("ProfilerStep#{n}"),
-                pid: 1,
-                tid: 1,
-                start_ns: base,
-                end_ns: base + 99_000,
-                external_id: 0,
-            });
+            step_range(&mut b, n as i64, base, base + 99_000);
             for (k, name) in seq.iter().enumerate() {
                 let l = base + 10_000 * k as i64 + 1_000;
                 let ext = if ops { corr } else { 0 };
@@ -1462,15 +1491,7 @@ mod tests {
         let mut corr = 1;
         for (n, &g) in grids.iter().enumerate() {
             let base = n as i64 * STEP;
-            b.host_op(HostOpIn {
-                kind: HostOpKind::Annotation,
-                name: &format!("ProfilerStep#{n}"),
-                pid: 1,
-                tid: 1,
-                start_ns: base,
-                end_ns: base + 99_000,
-                external_id: 0,
-            });
+            step_range(&mut b, n as i64, base, base + 99_000);
             for k in 0..3i64 {
                 let l = base + 10_000 * k;
                 b.api_call(ApiCallIn {
@@ -1538,15 +1559,7 @@ mod tests {
         let mut corr = 1;
         for n in 0..3i64 {
             let base = n * 200_000;
-            b.host_op(HostOpIn {
-                kind: HostOpKind::Annotation,
-                name: &format!("ProfilerStep#{n}"),
-                pid: 1,
-                tid: 1,
-                start_ns: base,
-                end_ns: base + 190_000,
-                external_id: 0,
-            });
+            step_range(&mut b, n, base, base + 190_000);
             for (k, at) in [0i64, 10_000, 80_000].into_iter().enumerate() {
                 let l = base + at;
                 b.host_op(HostOpIn {
@@ -1558,19 +1571,14 @@ mod tests {
                     end_ns: l + 6_000,
                     external_id: corr,
                 });
-                b.api_call(ApiCallIn {
-                    name: "cudaLaunchKernel",
-                    pid: 1,
-                    tid: 1,
-                    start_ns: l + 1_000,
-                    end_ns: l + 5_000,
-                    correlation: corr,
-                    external_id: corr,
-                });
-                let kn = kname(["A", "B", "C"][k]);
-                let mut a = ActivityIn::new(ActivityKind::Kernel, &kn, 0, 7, l + 7_000, l + 8_000);
-                a.correlation = corr;
-                b.gpu_activity(a);
+                launch(
+                    &mut b,
+                    1,
+                    (l + 1_000, l + 5_000),
+                    (corr, corr),
+                    &kname(["A", "B", "C"][k]),
+                    (l + 7_000, l + 8_000),
+                );
                 corr += 1;
             }
         }
@@ -1591,15 +1599,7 @@ mod tests {
         let mut corr = 1;
         for n in 0..3i64 {
             let base = n * 200_000;
-            b.host_op(HostOpIn {
-                kind: HostOpKind::Annotation,
-                name: &format!("ProfilerStep#{n}"),
-                pid: 1,
-                tid: 1,
-                start_ns: base,
-                end_ns: base + 190_000,
-                external_id: 0,
-            });
+            step_range(&mut b, n, base, base + 190_000);
             let ext = 1_000 + n as u64;
             b.host_op(HostOpIn {
                 kind: HostOpKind::Operator,
@@ -1612,19 +1612,7 @@ mod tests {
             });
             for (k, at) in [0i64, 20_000].into_iter().enumerate() {
                 let l = base + at;
-                b.api_call(ApiCallIn {
-                    name: "cudaLaunchKernel",
-                    pid: 1,
-                    tid: 1,
-                    start_ns: l + 1_000,
-                    end_ns: l + 5_000,
-                    correlation: corr,
-                    external_id: ext,
-                });
-                let kn = kname(["A", "B"][k]);
-                let mut a = ActivityIn::new(ActivityKind::Kernel, &kn, 0, 7, l + 7_000, l + 8_000);
-                a.correlation = corr;
-                b.gpu_activity(a);
+                launch(&mut b, 1, (l + 1_000, l + 5_000), (corr, ext), &kname(["A", "B"][k]), (l + 7_000, l + 8_000));
                 corr += 1;
             }
         }
@@ -1640,30 +1628,10 @@ mod tests {
         let mut corr = 1;
         for n in 0..3i64 {
             let base = n * 200_000;
-            b.host_op(HostOpIn {
-                kind: HostOpKind::Annotation,
-                name: &format!("ProfilerStep#{n}"),
-                pid: 1,
-                tid: 1,
-                start_ns: base,
-                end_ns: base + 190_000,
-                external_id: 0,
-            });
+            step_range(&mut b, n, base, base + 190_000);
             for (k, (tid, at)) in [(1i64, 0i64), (2, 20_000)].into_iter().enumerate() {
                 let l = base + at;
-                b.api_call(ApiCallIn {
-                    name: "cudaLaunchKernel",
-                    pid: 1,
-                    tid,
-                    start_ns: l + 1_000,
-                    end_ns: l + 5_000,
-                    correlation: corr,
-                    external_id: 0,
-                });
-                let kn = kname(["A", "B"][k]);
-                let mut a = ActivityIn::new(ActivityKind::Kernel, &kn, 0, 7, l + 7_000, l + 8_000);
-                a.correlation = corr;
-                b.gpu_activity(a);
+                launch(&mut b, tid, (l + 1_000, l + 5_000), (corr, 0), &kname(["A", "B"][k]), (l + 7_000, l + 8_000));
                 corr += 1;
             }
         }
@@ -1680,15 +1648,7 @@ mod tests {
         let mut corr = 1;
         for n in 0..3i64 {
             let base = n * 200_000;
-            b.host_op(HostOpIn {
-                kind: HostOpKind::Annotation,
-                name: &format!("ProfilerStep#{n}"),
-                pid: 1,
-                tid: 1,
-                start_ns: base,
-                end_ns: base + 190_000,
-                external_id: 0,
-            });
+            step_range(&mut b, n, base, base + 190_000);
             b.host_op(HostOpIn {
                 kind: HostOpKind::Operator,
                 name: "torch::autograd::AccumulateGrad",
@@ -1709,19 +1669,7 @@ mod tests {
                     end_ns: l + 6_000,
                     external_id: corr,
                 });
-                b.api_call(ApiCallIn {
-                    name: "cudaLaunchKernel",
-                    pid: 1,
-                    tid: 1,
-                    start_ns: l + 1_000,
-                    end_ns: l + 5_000,
-                    correlation: corr,
-                    external_id: corr,
-                });
-                let kn = kname(["A", "B"][k]);
-                let mut a = ActivityIn::new(ActivityKind::Kernel, &kn, 0, 7, l + 7_000, l + 8_000);
-                a.correlation = corr;
-                b.gpu_activity(a);
+                launch(&mut b, 1, (l + 1_000, l + 5_000), (corr, corr), &kname(["A", "B"][k]), (l + 7_000, l + 8_000));
                 corr += 1;
             }
         }
@@ -1735,15 +1683,7 @@ mod tests {
     fn no_gpu_work_gives_no_launch_advice() {
         let mut b = TraceBuilder::new("test");
         for n in 0..3 {
-            b.host_op(HostOpIn {
-                kind: HostOpKind::Annotation,
-                name: &format!("ProfilerStep#{n}"),
-                pid: 1,
-                tid: 1,
-                start_ns: n * STEP,
-                end_ns: n * STEP + 50_000,
-                external_id: 0,
-            });
+            step_range(&mut b, n, n * STEP, n * STEP + 50_000);
         }
         let (windows, advice) = run(&b.finish());
         assert_eq!(windows.len(), 3);

@@ -234,9 +234,9 @@ pub(super) fn optimizer_advice(
 
 #[cfg(test)]
 mod tests {
-    use crate::advice::tests::run_with;
+    use crate::advice::tests::{launch, run_with, step_range};
     use crate::advice::{Advice, AdviceSpec};
-    use boundscope_trace::{ActivityIn, ActivityKind, ApiCallIn, HostOpIn, HostOpKind, TraceBuilder};
+    use boundscope_trace::{ApiCallIn, HostOpIn, HostOpKind, TraceBuilder};
 
     /// One ProfilerStep (0..1 ms) running `ops` (name, kernel count) as
     /// framework ops 20 us apart, each 10 us long with its launches inside;
@@ -244,15 +244,7 @@ mod tests {
     /// then the host syncs at 900 us until the GPU is done.
     fn step(ops: &[(&str, u32)]) -> Advice {
         let mut b = TraceBuilder::new("test");
-        b.host_op(HostOpIn {
-            kind: HostOpKind::Annotation,
-            name: "ProfilerStep#0",
-            pid: 1,
-            tid: 1,
-            start_ns: 0,
-            end_ns: 1_000_000,
-            external_id: 0,
-        });
+        step_range(&mut b, 0, 0, 1_000_000);
         let (mut corr, mut gpu_free) = (1u64, 0i64);
         for (i, &(name, kernels)) in ops.iter().enumerate() {
             let start = 10_000 + 20_000 * i as i64;
@@ -267,19 +259,9 @@ mod tests {
             });
             for k in 0..kernels {
                 let call = start + 1_000 + 2_000 * i64::from(k);
-                b.api_call(ApiCallIn {
-                    name: "cudaLaunchKernel",
-                    pid: 1,
-                    tid: 1,
-                    start_ns: call,
-                    end_ns: call + 1_000,
-                    correlation: corr,
-                    external_id: corr - u64::from(k),
-                });
                 let s = gpu_free.max(call + 3_000);
-                let mut a = ActivityIn::new(ActivityKind::Kernel, "multi_tensor_apply_kernel", 0, 7, s, s + 30_000);
-                a.correlation = corr;
-                b.gpu_activity(a);
+                let ids = (corr, corr - u64::from(k));
+                launch(&mut b, 1, (call, call + 1_000), ids, "multi_tensor_apply_kernel", (s, s + 30_000));
                 gpu_free = s + 30_000;
                 corr += 1;
             }
